@@ -1,0 +1,182 @@
+"""One pykka actor per aggregate instance: the single writer of that aggregate.
+
+Message in, command on the aggregate, events handed to the group-commit writer. The
+caller's future resolves only after the commit. A domain rule broken by a command is
+answered with the DomainError and changes nothing; any other exception crashes the actor,
+and its supervisor (the ActorSystem) rebuilds it from the event log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+from uuid import UUID
+
+import pykka
+import structlog
+
+from slskdn.actors.messages import Command, CommitFailed, Flush, Query
+from slskdn.actors.writer import EventWriter, Submission
+from slskdn.domain.errors import DomainError
+from slskdn.storage.event_store import EventStore
+
+log = structlog.get_logger(__name__)
+_incarnations = itertools.count(1)
+
+
+class AggregateNotFound(DomainError):
+    """A command was sent to an aggregate that does not exist (and no create was given)."""
+
+
+class ActorCrashed(RuntimeError):
+    """The actor failed before the command's events were committed; nothing was applied."""
+
+
+class Supervisor(Protocol):
+    def actor_failed(
+        self, aggregate_id: UUID, error: BaseException, unprocessed: list[Any]
+    ) -> None: ...
+
+
+class AggregateActor(pykka.ThreadingActor):
+    """Owns one aggregate. Runs on its own pykka thread."""
+
+    def __init__(
+        self,
+        aggregate_id: UUID,
+        store: EventStore,
+        writer: EventWriter,
+        supervisor: Supervisor,
+        clock: Callable[[], datetime],
+        commit_every_messages: int = 500,
+        commit_every_ms: float = 20.0,
+        snapshot_every_events: int = 200,
+    ) -> None:
+        super().__init__()
+        self.aggregate_id = aggregate_id
+        self._store = store
+        self._writer = writer
+        self._supervisor = supervisor
+        self._clock = clock
+        self._every_messages = commit_every_messages
+        self._every_s = commit_every_ms / 1000
+        self._snapshot_every = snapshot_every_events
+        self._incarnation = next(_incarnations)
+        self._aggregate: Any = None
+        self._pending: list[tuple[Future[int], int]] = []
+        self._pending_since = 0.0
+        self._current: Future[Any] | None = None
+        self._last_snapshot_version = 0
+        self._log = log.bind(aggregate_id=str(aggregate_id))
+
+    def on_start(self) -> None:
+        self._aggregate = self._store.find(self.aggregate_id)
+        if self._aggregate is not None:
+            self._last_snapshot_version = self._aggregate.version
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Command):
+            self._current = message.reply
+            self._handle_command(message)
+        elif isinstance(message, Query):
+            self._current = message.reply
+            message.reply.set_result(
+                None if self._aggregate is None else message.read(self._aggregate)
+            )
+        elif isinstance(message, Flush):
+            self._pending.append((message.reply, self._version()))
+            self._flush()
+        elif isinstance(message, CommitFailed):
+            raise ActorCrashed(f"commit failed: {message.error}") from message.error
+        self._current = None
+        if self._pending and (
+            self.actor_inbox.empty()
+            or len(self._pending) >= self._every_messages
+            or time.monotonic() - self._pending_since >= self._every_s
+        ):
+            self._flush()
+
+    def _handle_command(self, command: Command) -> None:
+        now = self._clock()
+        created_now = False
+        try:
+            if self._aggregate is None:
+                if command.create is None:
+                    raise AggregateNotFound(f"no aggregate with id {self.aggregate_id}")
+                self._aggregate = command.create(id=self.aggregate_id, at=now)
+                created_now = True
+            if command.method is not None:
+                command.method(self._aggregate, at=now, **command.kwargs)
+        except DomainError as exc:
+            # Commands check their rules before they trigger events, so state is unchanged;
+            # a creation in the same command is undone with it.
+            if created_now:
+                self._aggregate = None
+            command.reply.set_exception(exc)
+            return
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((command.reply, self._version()))
+
+    def _version(self) -> int:
+        return 0 if self._aggregate is None else int(self._aggregate.version)
+
+    def _flush(self) -> None:
+        replies, self._pending = self._pending, []
+        if self._aggregate is None:
+            for reply, _version in replies:
+                reply.set_result(0)
+            return
+        events = self._aggregate.collect_events()
+        version = self._aggregate.version
+        snapshots = []
+        if version - self._last_snapshot_version >= self._snapshot_every:
+            snapshots.append(type(self._aggregate).Snapshot.take(self._aggregate))
+            self._last_snapshot_version = version
+        actor_ref = self.actor_ref
+        self._writer.submit(
+            Submission(
+                events=events,
+                replies=replies,
+                incarnation=self._incarnation,
+                snapshots=snapshots,
+                on_failed=lambda exc: _tell_quietly(actor_ref, CommitFailed(exc)),
+            )
+        )
+
+    def on_stop(self) -> None:
+        # Passivation or shutdown: what is pending must be durable before the next
+        # incarnation of this aggregate loads it from the store.
+        if self._pending:
+            self._flush()
+        self._writer.barrier().result(timeout=60)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        error = exception_value or RuntimeError("unknown failure")
+        crashed = ActorCrashed(f"actor of {self.aggregate_id} crashed: {error!r}")
+        for reply in [r for r, _ in self._pending] + ([self._current] if self._current else []):
+            if not reply.done():
+                reply.set_exception(crashed)
+        self._pending = []
+        unprocessed = []
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if not isinstance(envelope.message, CommitFailed):
+                unprocessed.append(envelope.message)
+        self._supervisor.actor_failed(self.aggregate_id, error, unprocessed)
+
+
+def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:
+    with contextlib.suppress(pykka.ActorDeadError):
+        ref.tell(message)

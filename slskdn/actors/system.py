@@ -1,0 +1,193 @@
+"""The actor system: finds or starts the actor of an aggregate, supervises, passivates.
+
+It is the supervisor of every aggregate actor: when one crashes it logs why, waits until
+everything already submitted is committed, starts a new incarnation from the event log and
+hands it the messages the crashed one had not processed. Actors idle for longer than
+``passivate_after_s`` are stopped and rebuilt on their next message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import pykka
+import structlog
+
+from slskdn.actors.aggregate_actor import AggregateActor
+from slskdn.actors.messages import Command, Flush, Query
+from slskdn.actors.writer import EventWriter
+from slskdn.config import ActorSettings
+from slskdn.storage.event_store import EventStore
+
+log = structlog.get_logger(__name__)
+
+
+class ActorSystem:
+    """Routes messages to aggregate actors, one actor per aggregate id."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        writer: EventWriter,
+        clock: Callable[[], datetime],
+        settings: ActorSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._clock = clock
+        self._settings = settings or ActorSettings()
+        self._actors: dict[UUID, pykka.ActorRef[Any]] = {}
+        self._last_used: dict[UUID, float] = {}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self.restarts = 0
+        self.passivations = 0
+        self._reaper = threading.Thread(
+            target=self._reap_idle, name="slskdn-passivator", daemon=True
+        )
+        self._reaper.start()
+
+    # -- the public surface -------------------------------------------------
+
+    def command(
+        self,
+        aggregate_id: UUID,
+        method: Callable[..., Any] | None,
+        create: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> Future[int]:
+        """Run an aggregate method; the future gives the new version once it is durable."""
+        message = Command(method=method, kwargs=kwargs, create=create)
+        self._send(aggregate_id, message)
+        return message.reply
+
+    def query(self, aggregate_id: UUID, read: Callable[[Any], Any]) -> Future[Any]:
+        message = Query(read=read)
+        self._send(aggregate_id, message)
+        return message.reply
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until every actor's pending events are committed."""
+        with self._lock:
+            refs = list(self._actors.values())
+        replies = []
+        for ref in refs:
+            message = Flush()
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                continue
+            replies.append(message.reply)
+        for reply in replies:
+            reply.exception(timeout=timeout)
+        self._writer.barrier().result(timeout=timeout)
+
+    def live_actors(self) -> int:
+        with self._lock:
+            return len(self._actors)
+
+    def stop(self) -> None:
+        """Stop every actor after it has committed what it holds."""
+        self._stopping.set()
+        with self._lock:
+            refs = list(self._actors.values())
+            self._actors.clear()
+        for ref in refs:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                ref.stop(block=True, timeout=60)
+        self._reaper.join(timeout=5)
+
+    # -- routing, supervision, passivation ----------------------------------
+
+    def _send(self, aggregate_id: UUID, message: Any) -> None:
+        if self._stopping.is_set():
+            raise RuntimeError("the actor system is stopped")
+        with self._lock:
+            self._last_used[aggregate_id] = time.monotonic()
+            ref = self._actors.get(aggregate_id)
+            if ref is not None:
+                try:
+                    ref.tell(message)
+                    return
+                except pykka.ActorDeadError:
+                    # It crashed between lookups; actor_failed restarts it. Start a fresh
+                    # one here only if the supervisor has not already done so.
+                    if self._actors.get(aggregate_id) is ref:
+                        del self._actors[aggregate_id]
+            self._start(aggregate_id).tell(message)
+
+    def _start(self, aggregate_id: UUID) -> pykka.ActorRef[Any]:
+        s = self._settings
+        ref = AggregateActor.start(
+            aggregate_id,
+            self._store,
+            self._writer,
+            self,
+            self._clock,
+            commit_every_messages=s.commit_every_messages,
+            commit_every_ms=s.commit_every_ms,
+            snapshot_every_events=s.snapshot_every_events,
+        )
+        self._actors[aggregate_id] = ref
+        return ref
+
+    def actor_failed(
+        self, aggregate_id: UUID, error: BaseException, unprocessed: list[Any]
+    ) -> None:
+        """Called on the crashed actor's thread: restart it from the log."""
+        log.error(
+            "actor crashed; restarting from the event log",
+            aggregate_id=str(aggregate_id),
+            error=repr(error),
+            requeued=len(unprocessed),
+        )
+        # Whatever the crashed incarnation already handed the writer must land (or fail)
+        # before the new one reads the log.
+        self._writer.barrier().result(timeout=60)
+        with self._lock:
+            self._actors.pop(aggregate_id, None)
+            if self._stopping.is_set():
+                for message in unprocessed:
+                    reply = getattr(message, "reply", None)
+                    if reply is not None and not reply.done():
+                        reply.set_exception(RuntimeError("the actor system is stopping"))
+                return
+            self.restarts += 1
+            ref = self._start(aggregate_id)
+            for message in unprocessed:
+                ref.tell(message)
+
+    def _reap_idle(self) -> None:
+        interval = min(5.0, self._settings.passivate_after_s / 2)
+        while not self._stopping.wait(interval):
+            self.passivate_idle(time.monotonic())
+
+    def passivate_idle(self, now: float) -> int:
+        """Stop actors unused since ``passivate_after_s``; returns how many."""
+        limit = self._settings.passivate_after_s
+        stopped = 0
+        with self._lock:
+            idle = [
+                aggregate_id
+                for aggregate_id in self._actors
+                if now - self._last_used.get(aggregate_id, now) >= limit
+            ]
+            for aggregate_id in idle:
+                ref = self._actors.pop(aggregate_id)
+                self._last_used.pop(aggregate_id, None)
+                # Blocking under the lock keeps a new incarnation from loading the
+                # aggregate before this one's last events are committed.
+                try:
+                    ref.stop(block=True, timeout=60)
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    continue
+                stopped += 1
+        self.passivations += stopped
+        return stopped

@@ -1,0 +1,104 @@
+"""`slskdn jobs add|list|cancel`: download requests as Job aggregates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.table import Table
+
+from slskdn.cli.common import EXIT_BAD_INPUT, console, current_settings, fail, print_json
+from slskdn.domain.errors import DomainError
+from slskdn.domain.ids import as_ulid, parse_id
+from slskdn.domain.job import Job, JobKind
+from slskdn.engine import Engine
+from slskdn.projections.activity import job_activity
+from slskdn.storage.database import StoreUnavailable
+
+jobs_app = typer.Typer(help="Download jobs.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _engine() -> Engine:
+    try:
+        return Engine(current_settings()).start()
+    except StoreUnavailable as exc:
+        fail(str(exc))
+
+
+@jobs_app.command("add")
+def add(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(k.value for k in JobKind)}.")],
+    target: Annotated[str, typer.Argument(help="MusicBrainz id (or query) the job is about.")],
+    title: Annotated[str, typer.Option(help="A name for people.")] = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Create a job (it is picked up by the daemon)."""
+    engine = _engine()
+    try:
+        job_id = engine.create_job(kind, target, title=title).result(timeout=60)
+    except DomainError as exc:
+        fail(str(exc), code=EXIT_BAD_INPUT)
+    finally:
+        engine.stop()
+    if json_output:
+        print_json({"job_id": str(job_id), "ulid": as_ulid(job_id), "kind": kind, "target": target})
+    else:
+        console.print(f"created job {as_ulid(job_id)} ({kind} {target})")
+
+
+@jobs_app.command("cancel")
+def cancel(
+    job_id: Annotated[str, typer.Argument(help="Job id (ULID or UUID).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the history).")] = "cancelled by user",
+) -> None:
+    """Cancel a job that has not finished."""
+    try:
+        uid = parse_id(job_id)
+    except ValueError as exc:
+        fail(str(exc), code=EXIT_BAD_INPUT)
+    engine = _engine()
+    try:
+        engine.command(uid, Job.cancel, reason=reason).result(timeout=60)
+    except DomainError as exc:
+        fail(f"job {job_id}: {exc}", code=EXIT_BAD_INPUT)
+    finally:
+        engine.stop()
+    console.print(f"cancelled job {job_id}")
+
+
+@jobs_app.command("list")
+def list_jobs(json_output: JsonOption = False) -> None:
+    """Jobs with their activity counts (from the activity projection)."""
+    engine = _engine()
+    try:
+        engine.catch_up()
+        runner = engine.projections["activity"]
+        with runner.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(sa.select(job_activity)).mappings()]
+    finally:
+        engine.stop()
+    rows = [r for r in rows if r["kind"] is not None]
+    for row in rows:
+        row["ulid"] = as_ulid(parse_id(row["job_id"]))
+    rows.sort(key=lambda r: r["ulid"])
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("job", "kind", "status", "tracks", "transfers", "bytes received", "events")
+    for r in rows:
+        table.add_row(
+            r["ulid"],
+            r["kind"],
+            r["status"],
+            str(r["tracks"]),
+            str(r["transfers"]),
+            str(r["bytes_received"]),
+            str(r["events"]),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs_app, name="jobs")

@@ -1,0 +1,118 @@
+"""The event store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from slskdn.domain.ids import new_id
+from slskdn.domain.job import Job
+from slskdn.storage.database import DatabaseLocation, StoreUnavailable
+from slskdn.storage.event_store import EventStore
+
+AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str):
+    opened = EventStore(DatabaseLocation(database_url))
+    yield opened
+    opened.close()
+
+
+def test_saved_events_rebuild_the_aggregate(store: EventStore) -> None:
+    job = Job.create(id=new_id(AT), kind="release", target="mbid", at=AT)
+    job.start(AT)
+    job.add_track(AT, "rec-1")
+    store.save(job.collect_events())
+    again = store.get(job.id)
+    assert (again.status, again.version, again.tracks[0]["recording_id"]) == (
+        "running",
+        3,
+        "rec-1",
+    )
+
+
+def test_notifications_come_in_commit_order_and_filter_by_topic(store: EventStore) -> None:
+    jobs = [Job.create(id=new_id(AT), kind="track", target=str(i), at=AT) for i in range(3)]
+    for job in jobs:
+        job.start(AT)
+    store.save([e for job in jobs for e in job.collect_events()])
+    notes = store.notifications(1, 100)
+    assert [n.id for n in notes] == sorted(n.id for n in notes)
+    assert len(notes) == 6
+    started = store.notifications(1, 100, topics=[get_topic(Job.Started)])
+    assert [store.decode(n).originator_id for n in started] == [j.id for j in jobs]
+
+
+def test_a_batch_with_a_version_conflict_writes_nothing(store: EventStore) -> None:
+    job = Job.create(id=new_id(AT), kind="release", target="x", at=AT)
+    store.save(job.collect_events())
+    other = Job.create(id=new_id(AT), kind="release", target="y", at=AT)
+    stale = store.get(job.id)
+    stale.start(AT)
+    job.start(AT)
+    store.save(job.collect_events())
+    with pytest.raises(Exception):  # noqa: B017 - the backends raise different types
+        store.save([*other.collect_events(), *stale.collect_events()])
+    assert store.find(other.id) is None
+
+
+def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
+    """Job.Created v1 had no ``origin``; stored v1 events still load, as from the CLI."""
+    job_id = new_id(AT)
+    state = {
+        "originator_topic": get_topic(Job),
+        "timestamp": {"_type_": "datetime_iso", "_data_": AT.isoformat()},
+        "kind": "release",
+        "target": "mbid",
+        "title": "",
+    }
+    store.app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=job_id,
+                originator_version=1,
+                topic=get_topic(Job.Created),
+                state=json.dumps(state).encode(),
+            )
+        ]
+    )
+    job = store.get(job_id)
+    assert job.origin == "cli"
+    assert job.target == "mbid"
+
+
+def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "slskdn.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreUnavailable, match=f"{re.escape(str(path))}.*not a database"):
+        EventStore(DatabaseLocation(f"sqlite:///{path}"))
+    assert path.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_an_unrelated_sqlite_database_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "music.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE albums (id INTEGER)")
+    with pytest.raises(StoreUnavailable, match=r"something else.*albums"):
+        EventStore(DatabaseLocation(f"sqlite:///{path}"))
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"albums"}
+
+
+def test_a_postgres_server_that_is_down_is_named_in_the_error() -> None:
+    url = "postgresql://slskdn:secret@127.0.0.1:9/slskdn"
+    with pytest.raises(StoreUnavailable) as raised:
+        EventStore(DatabaseLocation(url))
+    message = str(raised.value)
+    assert "127.0.0.1:9" in message
+    assert "secret" not in message
