@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import structlog
-
 from slskdn.actors.loop import LoopThread
 from slskdn.actors.system import ActorSystem
 from slskdn.actors.writer import EventWriter
@@ -29,12 +27,13 @@ from slskdn.config import Settings
 from slskdn.domain.ids import new_id, peer_id
 from slskdn.domain.job import Job
 from slskdn.domain.peer import Peer
+from slskdn.logs import get_logger
 from slskdn.projections.framework import ProjectionRunner
 from slskdn.projections.registry import all_projections
 from slskdn.storage.database import DatabaseLocation
 from slskdn.storage.event_store import EventStore
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def utc_now() -> datetime:

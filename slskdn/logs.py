@@ -1,4 +1,11 @@
-"""structlog set-up: console lines on a terminal, JSON lines otherwise or when asked."""
+"""Logging: structlog loggers that write through the standard ``logging`` module.
+
+slskdn's modules take their logger from :func:`get_logger`. Records go to stdlib logging,
+so a process that embeds the engine decides where they go (and nothing is printed to
+stdout behind its back). The CLI and the daemon call :func:`configure_logging`: console
+lines on a terminal, JSON lines otherwise or with ``--log-format json``; the ids bound to a
+logger (job_id, transfer_id, peer, ...) become fields of the line.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,18 @@ from typing import Literal
 import structlog
 
 LogFormat = Literal["auto", "console", "json"]
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.render_to_log_kwargs,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    return logger
 
 
 def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> None:
@@ -25,6 +44,7 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> No
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
         structlog.processors.format_exc_info,
     ]
     structlog.configure(

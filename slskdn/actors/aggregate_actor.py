@@ -19,14 +19,14 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import pykka
-import structlog
 
 from slskdn.actors.messages import Command, CommitFailed, Flush, Query
 from slskdn.actors.writer import EventWriter, Submission
 from slskdn.domain.errors import DomainError
+from slskdn.logs import get_logger
 from slskdn.storage.event_store import EventStore
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 _incarnations = itertools.count(1)
 
 
@@ -40,7 +40,11 @@ class ActorCrashed(RuntimeError):
 
 class Supervisor(Protocol):
     def actor_failed(
-        self, aggregate_id: UUID, error: BaseException, unprocessed: list[Any]
+        self,
+        aggregate_id: UUID,
+        crashed: pykka.ActorRef[Any],
+        error: BaseException,
+        unprocessed: list[Any],
     ) -> None: ...
 
 
@@ -76,6 +80,9 @@ class AggregateActor(pykka.ThreadingActor):
         self._log = log.bind(aggregate_id=str(aggregate_id))
 
     def on_start(self) -> None:
+        # A previous incarnation (crashed or passivated) may still have events with the
+        # writer: they must be in the store before this one reads it.
+        self._writer.barrier().result(timeout=60)
         self._aggregate = self._store.find(self.aggregate_id)
         if self._aggregate is not None:
             self._last_snapshot_version = self._aggregate.version
@@ -174,7 +181,7 @@ class AggregateActor(pykka.ThreadingActor):
             envelope = self.actor_inbox.get()
             if not isinstance(envelope.message, CommitFailed):
                 unprocessed.append(envelope.message)
-        self._supervisor.actor_failed(self.aggregate_id, error, unprocessed)
+        self._supervisor.actor_failed(self.aggregate_id, self.actor_ref, error, unprocessed)
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:

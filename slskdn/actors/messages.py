@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Command:
     """Run ``method(aggregate, at=now, **kwargs)`` on the actor's aggregate.
 
@@ -28,7 +28,7 @@ class Command:
     reply: Future[int] = field(default_factory=Future)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Query:
     """Read from the live aggregate: ``reply`` gets ``read(aggregate)`` (None if absent)."""
 

@@ -18,15 +18,15 @@ from typing import Any
 from uuid import UUID
 
 import pykka
-import structlog
 
 from slskdn.actors.aggregate_actor import AggregateActor
 from slskdn.actors.messages import Command, Flush, Query
 from slskdn.actors.writer import EventWriter
 from slskdn.config import ActorSettings
+from slskdn.logs import get_logger
 from slskdn.storage.event_store import EventStore
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ActorSystem:
@@ -109,6 +109,8 @@ class ActorSystem:
     def _send(self, aggregate_id: UUID, message: Any) -> None:
         if self._stopping.is_set():
             raise RuntimeError("the actor system is stopped")
+        # Under the lock, so that passivation (which stops an actor while holding it) can
+        # never let a message land behind an actor's stop and be dropped.
         with self._lock:
             self._last_used[aggregate_id] = time.monotonic()
             ref = self._actors.get(aggregate_id)
@@ -117,10 +119,8 @@ class ActorSystem:
                     ref.tell(message)
                     return
                 except pykka.ActorDeadError:
-                    # It crashed between lookups; actor_failed restarts it. Start a fresh
-                    # one here only if the supervisor has not already done so.
-                    if self._actors.get(aggregate_id) is ref:
-                        del self._actors[aggregate_id]
+                    # It crashed between lookups; start a fresh one from the log.
+                    del self._actors[aggregate_id]
             self._start(aggregate_id).tell(message)
 
     def _start(self, aggregate_id: UUID) -> pykka.ActorRef[Any]:
@@ -139,7 +139,11 @@ class ActorSystem:
         return ref
 
     def actor_failed(
-        self, aggregate_id: UUID, error: BaseException, unprocessed: list[Any]
+        self,
+        aggregate_id: UUID,
+        crashed: pykka.ActorRef[Any],
+        error: BaseException,
+        unprocessed: list[Any],
     ) -> None:
         """Called on the crashed actor's thread: restart it from the log."""
         log.error(
@@ -148,19 +152,18 @@ class ActorSystem:
             error=repr(error),
             requeued=len(unprocessed),
         )
-        # Whatever the crashed incarnation already handed the writer must land (or fail)
-        # before the new one reads the log.
-        self._writer.barrier().result(timeout=60)
         with self._lock:
-            self._actors.pop(aggregate_id, None)
             if self._stopping.is_set():
                 for message in unprocessed:
                     reply = getattr(message, "reply", None)
                     if reply is not None and not reply.done():
                         reply.set_exception(RuntimeError("the actor system is stopping"))
                 return
-            self.restarts += 1
-            ref = self._start(aggregate_id)
+            ref = self._actors.get(aggregate_id)
+            if ref is None or ref is crashed:
+                # A message may already have started the next incarnation; otherwise start it.
+                self.restarts += 1
+                ref = self._start(aggregate_id)
             for message in unprocessed:
                 ref.tell(message)
 

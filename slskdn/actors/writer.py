@@ -17,11 +17,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
+from slskdn.logs import get_logger
 from slskdn.storage.event_store import EventStore
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType
 
-import structlog
 import typer
 
 from slskdn.cli.common import current_settings, fail
 from slskdn.engine import Engine
+from slskdn.logs import get_logger
 from slskdn.storage.database import StoreUnavailable
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def daemon() -> None:
@@ -30,7 +31,7 @@ def daemon() -> None:
         engine = Engine(current_settings()).start()
     except StoreUnavailable as exc:
         fail(str(exc))
-    log.info("daemon running", pid_hint="send SIGINT or SIGTERM to stop")
+    log.info("daemon running", pid=os.getpid(), database=engine.location.display())
     try:
         while not stop.wait(0.5):
             pass

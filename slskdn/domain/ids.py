@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 
 from ulid import ULID
 
@@ -20,6 +21,7 @@ def new_id(at: datetime) -> uuid.UUID:
     return ULID.from_datetime(at).to_uuid()
 
 
+@lru_cache(maxsize=65536)
 def peer_id(username: str, source_kind: str = "soulseek") -> uuid.UUID:
     return uuid.uuid5(PEER_NAMESPACE, f"{source_kind}:{username}")
 

@@ -54,8 +54,12 @@ class EventStore:
             ) from None
 
     def save(self, events: Sequence[DomainEventProtocol[UUID]]) -> None:
-        """Append events in one transaction (all or nothing)."""
-        self.app.save(*events)
+        """Append events in one transaction (all or nothing).
+
+        ``app.events.put`` rather than ``app.save``: the writer hands over events, not
+        aggregates, and save()'s per-object protocol checks cost a third of the time.
+        """
+        self.app.events.put(list(events))
 
     def save_snapshots(self, snapshots: Sequence[Any]) -> None:
         assert self.app.snapshots is not None

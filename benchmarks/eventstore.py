@@ -1,0 +1,203 @@
+"""Event store throughput through the actors, beside raw SQLite inserts in the same run.
+
+    scripts/bench eventstore [--transfers 200] [--ranges 100] [--clients 4]
+
+Drives synthetic multi-source transfers through Transfer and Peer actors (many actors,
+several client threads, commands pipelined as a network layer would send them), counts
+events acknowledged (= committed), then rebuilds the activity projection from event 0.
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slskdn.config import load_settings
+from slskdn.domain.ids import new_id, peer_id
+from slskdn.domain.peer import Peer
+from slskdn.domain.transfer import Transfer
+from slskdn.engine import Engine
+from slskdn.projections.activity import ActivityProjection
+from slskdn.projections.framework import ProjectionRunner
+
+PEERS = [f"peer{i:02d}" for i in range(16)]
+RANGE = 256 * 1024
+
+
+def drive_transfers(engine: Engine, transfers: int, ranges: int, window: int) -> int:
+    """One client: create transfers and stream range events at them; returns events sent."""
+    pending: list[Future[int]] = []
+    sent = 0
+
+    def push(future: Future[int]) -> None:
+        nonlocal sent
+        pending.append(future)
+        sent += 1
+        if len(pending) >= window:
+            for f in pending:
+                f.result()
+            pending.clear()
+
+    for t in range(transfers):
+        transfer_id = new_id(datetime.now(UTC))
+        size = ranges * RANGE
+        push(
+            engine.actors.command(  # type: ignore[union-attr]
+                transfer_id,
+                None,
+                create=lambda id, at, size=size: Transfer.create(
+                    id=id, at=at, filename="x.flac", size_bytes=size, job_id=None
+                ),
+            )
+        )
+        sources = [PEERS[(t + k) % len(PEERS)] for k in range(4)]
+        push(
+            engine.command(
+                transfer_id,
+                Transfer.add_sources,
+                sources=[
+                    {"peer_id": str(peer_id(s)), "username": s, "kind": "soulseek"} for s in sources
+                ],
+            )
+        )
+        for r in range(ranges):
+            source = sources[r % 4]
+            pid = str(peer_id(source))
+            push(
+                engine.command(
+                    transfer_id, Transfer.request_range, peer_id=pid, offset=r * RANGE, length=RANGE
+                )
+            )
+            push(
+                engine.command(
+                    transfer_id,
+                    Transfer.receive_range,
+                    peer_id=pid,
+                    offset=r * RANGE,
+                    length=RANGE,
+                    duration_ms=40,
+                )
+            )
+            push(engine.observe_peer(source, Peer.record_range_served, bytes=RANGE, duration_ms=40))
+    for f in pending:
+        f.result()
+    return sent
+
+
+def raw_sqlite_inserts(path: Path, rows: int) -> float:
+    """Plain sqlite3 inserts of rows shaped like stored events, one transaction."""
+    state = json.dumps(
+        {
+            "peer_id": str(uuid.uuid4()),
+            "source_kind": "soulseek",
+            "offset": 123456789,
+            "bytes": RANGE,
+            "duration_ms": 40,
+            "error_code": "",
+            "job_id": None,
+            "recording_id": "",
+            "variant_id": "",
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE stored_events (originator_id BLOB, originator_version INTEGER, "
+        "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+    )
+    ids = [uuid.uuid4().bytes for _ in range(200)]
+    data = [
+        (ids[i % 200], i, "slskdn.domain.transfer:Transfer.RangeReceived", state)
+        for i in range(rows)
+    ]
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", data)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return rows / seconds
+
+
+def run_once(transfers: int, ranges: int, clients: int, window: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="slskdn-bench-") as tmp:
+        settings = load_settings(env={"SLSKDN_APP_DIR": tmp})
+        engine = Engine(settings, follow_projections=False).start()
+        counts = [0] * clients
+        per_client = transfers // clients
+
+        def client(i: int) -> None:
+            counts[i] = drive_transfers(engine, per_client, ranges, window)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        append_seconds = time.perf_counter() - started
+        assert engine.writer is not None and engine.store is not None
+        transactions = engine.writer.transactions
+        actors = engine.actors.live_actors() if engine.actors else 0
+        store = engine.store
+        events = store.max_position()
+        location = engine.location
+        sa_engine = location.create_engine()
+        runner = ProjectionRunner(store, sa_engine, ActivityProjection())
+        started = time.perf_counter()
+        rebuilt = runner.rebuild()
+        rebuild_seconds = time.perf_counter() - started
+        engine.stop()
+        sa_engine.dispose()
+        raw = raw_sqlite_inserts(Path(tmp) / "raw.db", events)
+        db_mb = os.path.getsize(Path(tmp) / "slskdn.db") / 1e6
+    return {
+        "append_events_per_s": sum(counts) / append_seconds,
+        "raw_sqlite_inserts_per_s": raw,
+        "rebuild_events_per_s": rebuilt / rebuild_seconds,
+        "events": events,
+        "transactions": transactions,
+        "actors": actors,
+        "db_mb": db_mb,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transfers", type=int, default=200)
+    parser.add_argument("--ranges", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--window", type=int, default=2000, help="commands in flight per client")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    for i in range(args.repeat):
+        result = run_once(args.transfers, args.ranges, args.clients, args.window)
+        runs.append(result)
+        print(
+            f"run {i + 1}/{args.repeat}: " + ", ".join(f"{k}={v:,.0f}" for k, v in result.items()),
+            flush=True,
+        )
+    summary = {key: round(statistics.median(r[key] for r in runs), 1) for key in runs[0]}
+    summary["append_vs_raw_ratio"] = round(
+        summary["append_events_per_s"] / summary["raw_sqlite_inserts_per_s"], 3
+    )
+    summary["runs"] = args.repeat
+    summary["clients"] = args.clients
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
