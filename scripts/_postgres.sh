@@ -1,9 +1,9 @@
 # Sourced by scripts/test: a throw-away PostgreSQL server for the run, on a free port.
-# Exports SLSKDN_TEST_POSTGRES_URL; the server and its data are removed on exit.
+# Exports TEST_POSTGRES_URL (not SLSKDN_*: the config loader rejects unknown SLSKDN_ names); the server and its data are removed on exit.
 
 start_test_postgres() {
-    if [ "${SLSKDN_TEST_NO_POSTGRES:-}" = "1" ]; then
-        echo "slskdn: SLSKDN_TEST_NO_POSTGRES=1, PostgreSQL tests will be skipped" >&2
+    if [ "${TEST_NO_POSTGRES:-}" = "1" ]; then
+        echo "slskdn: TEST_NO_POSTGRES=1, PostgreSQL tests will be skipped" >&2
         return 0
     fi
     local bindir
@@ -21,13 +21,13 @@ start_test_postgres() {
         chown postgres "$PG_DIR"
         run=(runuser -u postgres --)
     fi
-    "${run[@]}" "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    (cd / && "${run[@]}" "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null)
     "${run[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c max_connections=200" \
         start >/dev/null
     PG_STOP=("${run[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
     trap 'stop_test_postgres' EXIT
-    export SLSKDN_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+    export TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
     echo "slskdn: PostgreSQL test server on 127.0.0.1:$port" >&2
 }
 

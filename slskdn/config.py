@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -70,7 +71,23 @@ class MusicBrainzSettings(_Section):
     contact: str = Field(default="", description="E-mail or URL sent in the User-Agent.")
     cache_ttl_days: float = Field(default=30.0, gt=0)
     requests_per_second: float = Field(default=1.0, gt=0, le=1.0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=10)
     preferred_countries: list[str] = Field(default_factory=lambda: ["XW", "US", "GB"])
+    core_include_live: bool = False
+    core_include_compilations: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_root(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if parts.path not in ("", "/") or parts.query:
+            raise ValueError(
+                "must be the server's root, without a path (e.g. https://musicbrainz.org)"
+            )
+        return value.rstrip("/")
 
 
 class LibrarySettings(_Section):

@@ -61,5 +61,5 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> No
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     # aioslsk and eventsourcing are chatty at INFO; their warnings still show.
-    for noisy in ("aioslsk", "eventsourcing", "asyncio"):
+    for noisy in ("aioslsk", "eventsourcing", "asyncio", "musicbrainzngs"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

@@ -13,7 +13,7 @@ import pytest
 
 from slskdn.config import Settings, load_settings
 
-POSTGRES_URL = os.environ.get("SLSKDN_TEST_POSTGRES_URL", "")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 
 
 def _fresh_postgres_database() -> Iterator[str]:

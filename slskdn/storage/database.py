@@ -14,6 +14,10 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
+# Every table slskdn creates starts with one of these; a database with tables but none of
+# ours belongs to something else.
+SLSKDN_TABLE_PREFIXES = ("stored_", "projection_", "proj_", "mb_", "library_", "doctor_")
+
 
 class StoreUnavailable(Exception):
     """The database cannot be opened or is not a slskdn store; the message says why."""
@@ -118,7 +122,7 @@ class DatabaseLocation:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailable(f"database {path} cannot be opened: {exc}") from None
-        if tables and "stored_events" not in tables:
+        if tables and not any(t.startswith(SLSKDN_TABLE_PREFIXES) for t in tables):
             listed = ", ".join(sorted(tables)[:5])
             raise StoreUnavailable(
                 f"database {path} is a SQLite database of something else "
