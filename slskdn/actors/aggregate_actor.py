@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -78,6 +79,12 @@ class AggregateActor(pykka.ThreadingActor):
         self._current: Future[Any] | None = None
         self._last_snapshot_version = 0
         self._log = log.bind(aggregate_id=str(aggregate_id))
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        # The C SimpleQueue instead of queue.Queue: a third cheaper per message, and it
+        # has the put/get/empty pykka uses. pykka is pinned exactly for this hook.
+        return queue.SimpleQueue()
 
     def on_start(self) -> None:
         # A previous incarnation (crashed or passivated) may still have events with the
