@@ -89,6 +89,24 @@ class ActorSystem:
             reply.exception(timeout=timeout)
         self._writer.barrier().result(timeout=timeout)
 
+    def release(self, aggregate_ids: list[UUID], timeout: float = 60.0) -> None:
+        """Stop these actors now (after they commit), for aggregates written once in a while.
+
+        A library scan touches thousands of files once each; keeping an actor (a thread)
+        per file until passivation would be wasteful.
+        """
+        with self._lock:
+            refs = [self._actors.pop(i) for i in aggregate_ids if i in self._actors]
+            for aggregate_id in aggregate_ids:
+                self._last_used.pop(aggregate_id, None)
+        stops = []
+        for ref in refs:
+            with contextlib.suppress(pykka.ActorDeadError):
+                stops.append(ref.stop(block=False))
+        for stop in stops:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                stop.get(timeout=timeout)
+
     def live_actors(self) -> int:
         with self._lock:
             return len(self._actors)

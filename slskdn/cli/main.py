@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from slskdn.cli import config_cmd, daemon_cmd, events_cmd, jobs_cmd, mb, projections_cmd
+from slskdn.cli import (
+    config_cmd,
+    daemon_cmd,
+    events_cmd,
+    jobs_cmd,
+    library_cmd,
+    mb,
+    projections_cmd,
+)
 from slskdn.cli.common import state
 from slskdn.logs import configure_logging
 
@@ -58,6 +66,7 @@ events_cmd.register(app)
 projections_cmd.register(app)
 jobs_cmd.register(app)
 daemon_cmd.register(app)
+library_cmd.register(app)
 app.add_typer(mb.app, name="mb")
 
 

@@ -12,7 +12,7 @@ from slskdn.domain.job import Job
 from slskdn.domain.peer import Peer
 from slskdn.domain.transfer import Transfer
 from slskdn.projections.framework import Projection
-from slskdn.projections.rows import upsert_counts
+from slskdn.projections.rows import upsert
 
 metadata = sa.MetaData()
 
@@ -123,8 +123,8 @@ class ActivityProjection(Projection):
                     deltas["bytes_served"] += event.bytes
                 elif type(event) in _PEER_COUNTER:
                     deltas[_PEER_COUNTER[type(event)]] += 1
-        upsert_counts(conn, job_activity, "job_id", jobs)
-        upsert_counts(conn, peer_activity, "peer_id", peers)
+        upsert(conn, job_activity, "job_id", jobs)
+        upsert(conn, peer_activity, "peer_id", peers)
 
 
 def rows(conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:

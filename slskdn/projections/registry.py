@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slskdn.projections.activity import ActivityProjection
 from slskdn.projections.framework import Projection
+from slskdn.projections.library import LibraryProjection
 
 
 def all_projections() -> dict[str, Projection]:
-    projections: list[Projection] = [ActivityProjection()]
+    projections: list[Projection] = [ActivityProjection(), LibraryProjection()]
     return {p.name: p for p in projections}

@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 
 
-def upsert_counts(
+def upsert(
     conn: sa.Connection,
     table: sa.Table,
     key: str,
     changes: Mapping[Any, tuple[Mapping[str, int], Mapping[str, Any]]],
 ) -> None:
-    """For each key value: add the integer deltas and set the plain values.
+    """For each key value: add the integer deltas (counters) and set the plain values.
 
     Written as select + insert/update rather than a dialect's ON CONFLICT so that the same
     code runs on SQLite and PostgreSQL; callers hold the only writer of these rows.

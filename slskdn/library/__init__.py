@@ -1,0 +1,1 @@
+"""The local library: scanning files into LibraryFile events, and asking what is canonical."""
