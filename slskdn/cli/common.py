@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from slskdn.config import ConfigError, Settings, load_settings
+from slskdn.logs import get_logger
 from slskdn.storage.database import DatabaseLocation, StoreUnavailable
 from slskdn.storage.event_store import EventStore
 
+if TYPE_CHECKING:
+    from slskdn.engine import Engine
+
+log = get_logger(__name__)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -84,3 +97,47 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def engine_session() -> Iterator[Engine]:
+    """A started engine for one command; stopped (everything committed) on the way out."""
+    from slskdn.engine import Engine
+
+    try:
+        engine = Engine(current_settings()).start()
+    except StoreUnavailable as exc:
+        fail(str(exc))
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@contextmanager
+def progress_reporter(label: str) -> Iterator[Callable[[int, int], None]]:
+    """(done, total) updates: a bar on a terminal, a log line every 1,000 items otherwise."""
+    if sys.stderr.isatty():
+        columns = (
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task(label, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+        return
+    last = [0]
+
+    def log_line(done: int, total: int) -> None:
+        if done - last[0] >= 1000 or done == total:
+            last[0] = done
+            log.info(label, done=done, total=total)
+
+    yield log_line

@@ -5,38 +5,26 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from slskdn.cli.common import (
     EXIT_BAD_INPUT,
     console,
     current_settings,
+    engine_session,
     err_console,
     fail,
     print_json,
+    progress_reporter,
 )
 from slskdn.domain.canonical import CanonicalConstraints, canonical_order
-from slskdn.engine import Engine
-from slskdn.library.scan import Progress as ProgressFn
 from slskdn.library.scan import ScanError, check_paths, scan
 from slskdn.logs import get_logger
 from slskdn.projections import library as library_view
-from slskdn.storage.database import StoreUnavailable
 
 log = get_logger(__name__)
 library_app = typer.Typer(
@@ -48,18 +36,6 @@ PathsArg = Annotated[
 ]
 
 
-@contextmanager
-def _engine() -> Iterator[Engine]:
-    try:
-        engine = Engine(current_settings()).start()
-    except StoreUnavailable as exc:
-        fail(str(exc))
-    try:
-        yield engine
-    finally:
-        engine.stop()
-
-
 def _paths(paths: list[Path] | None) -> list[Path]:
     chosen = paths or list(current_settings().library.directories)
     try:
@@ -68,38 +44,8 @@ def _paths(paths: list[Path] | None) -> list[Path]:
         fail(str(exc), code=EXIT_BAD_INPUT)
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[ProgressFn]:
-    """A bar on a terminal; a log line every 1,000 files otherwise."""
-    if sys.stderr.isatty():
-        with Progress(
-            TextColumn(label),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(label, total=None)
-
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            yield update
-        return
-    last = [0]
-
-    def log_line(done: int, total: int) -> None:
-        if done - last[0] >= 1000 or done == total:
-            last[0] = done
-            log.info(label, files_done=done, files_total=total)
-
-    yield log_line
-
-
 def run_scan(paths: list[Path], recompute: bool, workers: int) -> dict[str, Any]:
-    with _engine() as engine, _progress("scanning") as progress:
+    with engine_session() as engine, progress_reporter("scanning") as progress:
         return scan(
             engine, paths, recompute=recompute, workers=workers, progress=progress
         ).as_dict()
@@ -186,7 +132,7 @@ def quality_cmd(
     files = [Path(item.path) for item in iter_audio_files(roots) if item.problem is None]
     if sample and sample < len(files):
         files = sorted(random.Random(0).sample(files, sample))
-    with _engine() as engine, _progress("analysing") as progress:
+    with engine_session() as engine, progress_reporter("analysing") as progress:
         if files:
             scan(engine, files, workers=workers or os.cpu_count() or 1, progress=progress)
         with engine.projections["library"].engine.connect() as conn:
@@ -227,7 +173,7 @@ def canonical_cmd(
     """Local variants of a recording, best first, or per-track stats of a release."""
     if (recording is None) == (release is None):
         fail("give exactly one of --recording or --release", code=EXIT_BAD_INPUT)
-    with _engine() as engine:
+    with engine_session() as engine:
         engine.catch_up()
         with engine.projections["library"].engine.connect() as conn:
             if recording is not None:

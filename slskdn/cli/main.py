@@ -10,6 +10,7 @@ import typer
 from slskdn.cli import (
     config_cmd,
     daemon_cmd,
+    doctor_cmd,
     events_cmd,
     jobs_cmd,
     library_cmd,
@@ -67,6 +68,7 @@ projections_cmd.register(app)
 jobs_cmd.register(app)
 daemon_cmd.register(app)
 library_cmd.register(app)
+doctor_cmd.register(app)
 app.add_typer(mb.app, name="mb")
 
 

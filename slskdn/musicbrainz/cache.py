@@ -219,6 +219,29 @@ class MusicBrainzCache:
         )
         return value, _from_db(head.fetched_at)
 
+    def releases_holding(
+        self, recording_ids: Iterable[str]
+    ) -> dict[str, list[tuple[str, str, str | None]]]:
+        """recording id → [(release id, title, release group id)] of cached tracklists."""
+        wanted = sorted(set(recording_ids))
+        found: dict[str, list[tuple[str, str, str | None]]] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = (
+                    sa.select(
+                        tracks.c.recording_id,
+                        tracklists.c.release_id,
+                        tracklists.c.title,
+                        tracklists.c.release_group_id,
+                    )
+                    .join(tracklists, tracklists.c.release_id == tracks.c.release_id)
+                    .where(tracks.c.recording_id.in_(wanted[start : start + 500]))
+                    .distinct()
+                )
+                for recording_id, release_id, title, group_id in conn.execute(query):
+                    found.setdefault(recording_id, []).append((release_id, title, group_id))
+        return found
+
     def store_tracklist(self, value: Tracklist, fetched_at: datetime) -> None:
         key = value.release_id
         with self._engine.begin() as conn:
