@@ -1,6 +1,6 @@
 """Collection Doctor over a generated library with planted problems.
 
-    scripts/bench doctor [--releases 400] [--tracks 12] [--workers N]
+    scripts/bench doctor [--releases 420] [--tracks 12] [--workers N]
 
 Generates real (tiny) audio files across many releases, tagged like Picard would, stores the
 releases' tracklists in the MusicBrainz cache (offline, as a previous --fetch-missing would
@@ -133,7 +133,7 @@ def _copy_tagged(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--releases", type=int, default=400)
+    parser.add_argument("--releases", type=int, default=420)
     parser.add_argument("--tracks", type=int, default=12)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)

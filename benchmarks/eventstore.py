@@ -22,6 +22,7 @@ import uuid
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from slskdn.config import load_settings
 from slskdn.domain.ids import new_id, peer_id
@@ -35,64 +36,72 @@ PEERS = [f"peer{i:02d}" for i in range(16)]
 RANGE = 256 * 1024
 
 
-def drive_transfers(engine: Engine, transfers: int, ranges: int, window: int) -> int:
-    """One client: create transfers and stream range events at them; returns events sent."""
+def drive_transfers(engine: Engine, transfers: int, ranges: int, window: int, ack: str) -> int:
+    """One client: create transfers and stream range events at them; returns events sent.
+
+    ``ack="command"``: every command has its own future, awaited per window.
+    ``ack="window"``: commands are told without futures, and each window ends with a flush
+    of the actors it touched: when it returns, every event of the window is committed.
+    """
+    actors = engine.actors
+    assert actors is not None
     pending: list[Future[int]] = []
+    touched: set[uuid.UUID] = set()
     sent = 0
 
-    def push(future: Future[int]) -> None:
+    def push(aggregate_id: uuid.UUID, method: Any, create: Any = None, **kwargs: Any) -> None:
         nonlocal sent
-        pending.append(future)
         sent += 1
-        if len(pending) >= window:
-            for f in pending:
-                f.result()
-            pending.clear()
+        if ack == "command":
+            pending.append(actors.command(aggregate_id, method, create, **kwargs))
+        else:
+            actors.tell(aggregate_id, method, create, **kwargs)
+            touched.add(aggregate_id)
+        if sent % window == 0:
+            settle()
+
+    def settle() -> None:
+        for f in pending:
+            f.result()
+        pending.clear()
+        if touched:
+            actors.flush(touched)
+            touched.clear()
 
     for t in range(transfers):
         transfer_id = new_id(datetime.now(UTC))
         size = ranges * RANGE
         push(
-            engine.actors.command(  # type: ignore[union-attr]
-                transfer_id,
-                None,
-                create=lambda id, at, size=size: Transfer.create(
-                    id=id, at=at, filename="x.flac", size_bytes=size, job_id=None
-                ),
-            )
+            transfer_id,
+            None,
+            lambda id, at, size=size: Transfer.create(
+                id=id, at=at, filename="x.flac", size_bytes=size, job_id=None
+            ),
         )
         sources = [PEERS[(t + k) % len(PEERS)] for k in range(4)]
+        source_ids = [peer_id(s) for s in sources]
         push(
-            engine.command(
-                transfer_id,
-                Transfer.add_sources,
-                sources=[
-                    {"peer_id": str(peer_id(s)), "username": s, "kind": "soulseek"} for s in sources
-                ],
-            )
+            transfer_id,
+            Transfer.add_sources,
+            sources=[
+                {"peer_id": str(pid), "username": s, "kind": "soulseek"}
+                for s, pid in zip(sources, source_ids, strict=True)
+            ],
         )
         for r in range(ranges):
-            source = sources[r % 4]
-            pid = str(peer_id(source))
-            push(
-                engine.command(
-                    transfer_id, Transfer.request_range, peer_id=pid, offset=r * RANGE, length=RANGE
-                )
-            )
-            push(
-                engine.command(
-                    transfer_id,
-                    Transfer.receive_range,
-                    peer_id=pid,
-                    offset=r * RANGE,
-                    length=RANGE,
-                    duration_ms=40,
-                )
-            )
-            push(engine.observe_peer(source, Peer.record_range_served, bytes=RANGE, duration_ms=40))
-    for f in pending:
-        f.result()
+            k = r % 4
+            pid = str(source_ids[k])
+            push(transfer_id, Transfer.request_range, peer_id=pid, offset=r * RANGE, length=RANGE)
+            push(transfer_id, Transfer.receive_range, peer_id=pid, offset=r * RANGE,
+                 length=RANGE, duration_ms=40)  # fmt: skip
+            push(source_ids[k], Peer.record_range_served, _peer_creator(sources[k]),
+                 bytes=RANGE, duration_ms=40)  # fmt: skip
+    settle()
     return sent
+
+
+def _peer_creator(username: str) -> Any:
+    return lambda id, at: Peer.create(id=id, at=at, username=username, source_kind="soulseek")
 
 
 def raw_sqlite_inserts(path: Path, rows: int) -> float:
@@ -131,7 +140,7 @@ def raw_sqlite_inserts(path: Path, rows: int) -> float:
     return rows / seconds
 
 
-def run_once(transfers: int, ranges: int, clients: int, window: int) -> dict[str, float]:
+def run_once(transfers: int, ranges: int, clients: int, window: int, ack: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="slskdn-bench-") as tmp:
         settings = load_settings(env={"SLSKDN_APP_DIR": tmp})
         engine = Engine(settings, follow_projections=False).start()
@@ -139,7 +148,7 @@ def run_once(transfers: int, ranges: int, clients: int, window: int) -> dict[str
         per_client = transfers // clients
 
         def client(i: int) -> None:
-            counts[i] = drive_transfers(engine, per_client, ranges, window)
+            counts[i] = drive_transfers(engine, per_client, ranges, window, ack)
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         started = time.perf_counter()
@@ -183,10 +192,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--window", type=int, default=2000, help="commands in flight per client")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--ack",
+        choices=["window", "command"],
+        default="window",
+        help="acknowledge per window with a flush (default) or per command with a future",
+    )
     args = parser.parse_args()
     runs = []
     for i in range(args.repeat):
-        result = run_once(args.transfers, args.ranges, args.clients, args.window)
+        result = run_once(args.transfers, args.ranges, args.clients, args.window, args.ack)
         runs.append(result)
         print(
             f"run {i + 1}/{args.repeat}: " + ", ".join(f"{k}={v:,.0f}" for k, v in result.items()),
@@ -198,6 +213,7 @@ def main() -> None:
     )
     summary["runs"] = args.repeat
     summary["clients"] = args.clients
+    summary["ack"] = args.ack
     print(json.dumps(summary))
 
 

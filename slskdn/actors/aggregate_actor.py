@@ -74,8 +74,11 @@ class AggregateActor(pykka.ThreadingActor):
         self._snapshot_every = snapshot_every_events
         self._incarnation = next(_incarnations)
         self._aggregate: Any = None
-        self._pending: list[tuple[Future[int], int]] = []
-        self._pending_since = 0.0
+        # Callers waiting for the commit, with the version after their command.
+        self._replies: list[tuple[Future[int], int]] = []
+        # Commands applied since the last flush, acknowledged or not.
+        self._uncommitted = 0
+        self._uncommitted_since = 0.0
         self._current: Future[Any] | None = None
         self._last_snapshot_version = 0
         self._log = log.bind(aggregate_id=str(aggregate_id))
@@ -104,15 +107,15 @@ class AggregateActor(pykka.ThreadingActor):
                 None if self._aggregate is None else message.read(self._aggregate)
             )
         elif isinstance(message, Flush):
-            self._pending.append((message.reply, self._version()))
+            self._replies.append((message.reply, self._version()))
             self._flush()
         elif isinstance(message, CommitFailed):
             raise ActorCrashed(f"commit failed: {message.error}") from message.error
         self._current = None
-        if self._pending and (
+        if self._uncommitted and (
             self.actor_inbox.empty()
-            or len(self._pending) >= self._every_messages
-            or time.monotonic() - self._pending_since >= self._every_s
+            or self._uncommitted >= self._every_messages
+            or time.monotonic() - self._uncommitted_since >= self._every_s
         ):
             self._flush()
 
@@ -132,17 +135,27 @@ class AggregateActor(pykka.ThreadingActor):
             # a creation in the same command is undone with it.
             if created_now:
                 self._aggregate = None
-            command.reply.set_exception(exc)
+            if command.reply is None:
+                # Nobody waits for this command: the refusal must still be seen.
+                self._log.warning(
+                    "command refused", command=getattr(command.method, "__name__", "create"),
+                    reason=str(exc),
+                )  # fmt: skip
+            else:
+                command.reply.set_exception(exc)
             return
-        if not self._pending:
-            self._pending_since = time.monotonic()
-        self._pending.append((command.reply, self._version()))
+        if not self._uncommitted:
+            self._uncommitted_since = time.monotonic()
+        self._uncommitted += 1
+        if command.reply is not None:
+            self._replies.append((command.reply, self._version()))
 
     def _version(self) -> int:
         return 0 if self._aggregate is None else int(self._aggregate.version)
 
     def _flush(self) -> None:
-        replies, self._pending = self._pending, []
+        replies, self._replies = self._replies, []
+        self._uncommitted = 0
         if self._aggregate is None:
             for reply, _version in replies:
                 reply.set_result(0)
@@ -167,7 +180,7 @@ class AggregateActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         # Passivation or shutdown: what is pending must be durable before the next
         # incarnation of this aggregate loads it from the store.
-        if self._pending:
+        if self._uncommitted or self._replies:
             self._flush()
         self._writer.barrier().result(timeout=60)
 
@@ -179,10 +192,16 @@ class AggregateActor(pykka.ThreadingActor):
     ) -> None:
         error = exception_value or RuntimeError("unknown failure")
         crashed = ActorCrashed(f"actor of {self.aggregate_id} crashed: {error!r}")
-        for reply in [r for r, _ in self._pending] + ([self._current] if self._current else []):
+        for reply in [r for r, _ in self._replies] + ([self._current] if self._current else []):
             if not reply.done():
                 reply.set_exception(crashed)
-        self._pending = []
+        if self._uncommitted > len(self._replies):
+            self._log.error(
+                "uncommitted commands lost with the crash",
+                unacknowledged=self._uncommitted - len(self._replies),
+            )
+        self._replies = []
+        self._uncommitted = 0
         unprocessed = []
         while not self.actor_inbox.empty():
             envelope = self.actor_inbox.get()

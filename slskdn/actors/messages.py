@@ -19,13 +19,14 @@ class Command:
 
     ``method`` is an unbound aggregate method such as ``Transfer.receive_range``.
     ``create`` (optional) builds the aggregate first when it does not exist yet:
-    it is called as ``create(id=..., at=now)``.
+    it is called as ``create(id=..., at=now)``. ``reply`` None: nobody waits (see
+    ``ActorSystem.tell``).
     """
 
     method: Callable[..., Any] | None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     create: Callable[..., Any] | None = None
-    reply: Future[int] = field(default_factory=Future)
+    reply: Future[int] | None = field(default_factory=Future)
 
 
 @dataclass(slots=True)

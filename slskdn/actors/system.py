@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
@@ -66,17 +66,36 @@ class ActorSystem:
         """Run an aggregate method; the future gives the new version once it is durable."""
         message = Command(method=method, kwargs=kwargs, create=create)
         self._send(aggregate_id, message)
+        assert message.reply is not None
         return message.reply
+
+    def tell(
+        self,
+        aggregate_id: UUID,
+        method: Callable[..., Any] | None,
+        create: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run an aggregate method without waiting for it.
+
+        For producers of many events (the network layer) that acknowledge in batches:
+        ``flush()`` returns once everything told before it is committed. A refused command
+        is logged with its reason, since nobody waits for the answer.
+        """
+        self._send(aggregate_id, Command(method=method, kwargs=kwargs, create=create, reply=None))
 
     def query(self, aggregate_id: UUID, read: Callable[[Any], Any]) -> Future[Any]:
         message = Query(read=read)
         self._send(aggregate_id, message)
         return message.reply
 
-    def flush(self, timeout: float = 60.0) -> None:
-        """Wait until every actor's pending events are committed."""
+    def flush(self, aggregate_ids: Iterable[UUID] | None = None, timeout: float = 60.0) -> None:
+        """Wait until the pending events of these actors (default: all) are committed."""
         with self._lock:
-            refs = list(self._actors.values())
+            if aggregate_ids is None:
+                refs = list(self._actors.values())
+            else:
+                refs = [self._actors[i] for i in set(aggregate_ids) if i in self._actors]
         replies = []
         for ref in refs:
             message = Flush()

@@ -179,3 +179,18 @@ def test_the_loop_thread_awaits_actor_replies_without_blocking(
     finally:
         loop.stop()
     assert not loop.running
+
+
+def test_told_commands_are_durable_after_a_flush_and_refusals_are_logged(
+    parts: tuple[EventStore, EventWriter, ActorSystem], clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, _, system = parts
+    job_id, created = create_job(system, clock)
+    created.result(timeout=10)
+    for n in range(50):
+        system.tell(job_id, Job.add_track, recording_id=f"rec-{n}")
+    system.tell(job_id, Job.complete)  # refused: the job never started
+    system.flush([job_id])
+    assert len(store.get(job_id).tracks) == 50
+    assert any("command refused" in r.getMessage() or "command refused" in str(r.msg)
+               for r in caplog.records)  # fmt: skip

@@ -107,13 +107,6 @@ def test_projections_can_be_rebuilt_from_the_cli(tmp_path: Path) -> None:
     rebuilt = json.loads(slskdn(tmp_path, "projections", "rebuild", "activity", "--json").stdout)
     assert rebuilt["events"] == 1
     status = json.loads(slskdn(tmp_path, "projections", "status", "--json").stdout)
-    assert status == [
-        {
-            "name": "activity",
-            "position": 1,
-            "head": 1,
-            "lag": 0,
-            "version": 1,
-            "needs_rebuild": False,
-        }
-    ]
+    assert {s["name"] for s in status} >= {"activity", "library", "health"}
+    assert all((s["position"], s["head"], s["lag"]) == (1, 1, 0) for s in status)
+    assert not any(s["needs_rebuild"] for s in status)
