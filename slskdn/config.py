@@ -63,7 +63,12 @@ class SoulseekSettings(_Section):
     server_port: int = Field(default=2242, ge=1, le=65535)
     username: str = ""
     password: SecretStr = SecretStr("")
-    listen_port: int = Field(default=60000, ge=1, le=65535)
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(default=60000, ge=0, le=65535)
+    upload_slots: int = Field(default=2, ge=1, le=100)
+    upload_speed_kbps: int = Field(default=0, ge=0, description="KiB/s, 0 = unlimited")
+    download_speed_kbps: int = Field(default=0, ge=0, description="KiB/s, 0 = unlimited")
+    login_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class MusicBrainzSettings(_Section):
