@@ -96,6 +96,7 @@ def main() -> None:
         )
         results, factors = [], []
         audio_s = cpu_s = 0.0
+        serial_started = time.perf_counter()
         for f in files:
             c0 = time.process_time()
             result = analyse_file(f.path, fingerprint=fingerprint)
@@ -106,6 +107,7 @@ def main() -> None:
                 factors.append(seconds / max(cpu, 1e-6))
                 audio_s += seconds
                 cpu_s += cpu
+        serial_wall = time.perf_counter() - serial_started
         figures = score(files, results)
         print(
             f"analysed {len(factors)} decodable files: median "
@@ -132,6 +134,8 @@ def main() -> None:
             wall = time.perf_counter() - t0
             out["workers"] = args.workers
             out["files_per_s_wall"] = round(len(files) / wall, 1)
+            out["files_per_s_serial"] = round(len(files) / serial_wall, 1)
+            out["workers_speedup"] = round(serial_wall / wall, 2)
             out["pool_matches_serial"] = pooled == results
         if args.library_files:
             out.update(scan_figures(Path(tmp) / "library", args.library_files, args.workers))
