@@ -95,6 +95,32 @@ class MusicBrainzSettings(_Section):
         return value.rstrip("/")
 
 
+class SwarmSettings(_Section):
+    cost_based: bool = Field(default=True, description="Off: plain work stealing.")
+    mode: Literal["conservative", "balanced", "aggressive"] = "balanced"
+    rebalance_interval_s: float = Field(default=1.0, gt=0)
+    throughput_alpha: float = Field(default=0.1, gt=0, le=1)
+    cost_alpha: float = Field(default=1024.0 * 1024.0, ge=0)
+    cost_beta: float = Field(default=2.0, ge=0)
+    cost_gamma: float = Field(default=2.0, ge=0)
+    cost_reputation_weight: float = Field(default=1.0, ge=0)
+    reputation_half_life_hours: float = Field(default=168.0, gt=0)
+    quarantine_below: float = Field(default=0.2, ge=0, le=1)
+
+
+class RescueSettings(_Section):
+    max_queue_minutes: float = Field(default=10.0, gt=0)
+    min_speed_kbps: float = Field(default=64.0, ge=0)
+    window_s: float = Field(default=5.0, gt=0)
+
+
+class PlaybackSettings(_Section):
+    high_seconds: float = Field(default=30.0, gt=0)
+    mid_seconds: float = Field(default=120.0, gt=0)
+    critical_buffer_seconds: float = Field(default=5.0, ge=0)
+    relax_fairness_when_critical: bool = False
+
+
 class LibrarySettings(_Section):
     directories: list[Path] = Field(default_factory=list)
     downloads: Path = Path("~/Music/slskdn")
@@ -115,6 +141,9 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     soulseek: SoulseekSettings = SoulseekSettings()
     musicbrainz: MusicBrainzSettings = MusicBrainzSettings()
+    swarm: SwarmSettings = SwarmSettings()
+    rescue: RescueSettings = RescueSettings()
+    playback: PlaybackSettings = PlaybackSettings()
     library: LibrarySettings = LibrarySettings()
     api: ApiSettings = ApiSettings()
 

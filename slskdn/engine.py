@@ -74,7 +74,7 @@ class Engine:
             engine = self.location.create_engine()
             self.projections = {
                 name: ProjectionRunner(self.store, engine, projection)
-                for name, projection in all_projections().items()
+                for name, projection in all_projections(self.settings).items()
             }
             self._follower = threading.Thread(
                 target=self._follow_log, name="slskdn-projections", daemon=True

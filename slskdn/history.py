@@ -149,6 +149,27 @@ def job_audit(store: EventStore, job_id: UUID) -> dict[str, Any]:
     }
 
 
+def transfer_audit(store: EventStore, transfer_id: UUID) -> dict[str, Any]:
+    """A transfer's history: every range event, rebalance and verdict, in order."""
+    events = store.events_of(transfer_id)
+    if not events:
+        raise HistoryError(f"no transfer with id {transfer_id}")
+    if not event_type(events[0]).startswith("Transfer."):
+        raise HistoryError(
+            f"{transfer_id} is a {event_type(events[0]).split('.')[0]}, not a transfer"
+        )
+    transfer = store.get(transfer_id)
+    return {
+        "transfer_id": str(transfer_id),
+        "filename": transfer.filename,
+        "size_bytes": transfer.size_bytes,
+        "status": str(transfer.status),
+        "bytes_by_peer": dict(transfer.bytes_by_peer),
+        "sources": {p: s.get("username", "") for p, s in transfer.sources.items()},
+        "events": [event_record(e) for e in events],
+    }
+
+
 def describe(record: dict[str, Any]) -> str:
     """One readable line for an event record."""
     data = record["data"]

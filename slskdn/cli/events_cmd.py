@@ -127,6 +127,38 @@ def audit_job(
         )
 
 
+@audit_app.command("transfer")
+def audit_transfer(
+    transfer_id: Annotated[str, typer.Argument(help="Transfer id (ULID or UUID).")],
+    json_output: JsonOption = False,
+) -> None:
+    """A transfer's history: ranges requested and received per peer, rebalances, verdicts."""
+    uid = _id(transfer_id)
+    with open_store() as store:
+        try:
+            audit = history.transfer_audit(store, uid)
+        except history.HistoryError as exc:
+            fail(str(exc), code=EXIT_BAD_INPUT)
+    if json_output:
+        print_json(audit)
+        return
+    names = audit["sources"]
+    console.print(
+        f"[bold]transfer {audit['transfer_id']}[/] {audit['filename']} "
+        f"({audit['size_bytes']:,} bytes): {audit['status']}, {len(audit['events'])} events"
+    )
+    for peer, received in sorted(audit["bytes_by_peer"].items(), key=lambda kv: -kv[1]):
+        console.print(f"  {names.get(peer, peer)}: {received:,} bytes", highlight=False)
+    for r in audit["events"]:
+        data = dict(r["data"])
+        peer = data.pop("peer_id", None)
+        for key in ("job_id", "recording_id", "variant_id"):
+            data.pop(key, None)
+        who = names.get(peer, "") if peer else ""
+        details = " ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", 0, [], {}))
+        console.print(f"  {r['time'][:23]}  {r['type']:<32} {who:<14} {details}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events")
     app.add_typer(audit_app, name="audit")

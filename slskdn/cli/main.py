@@ -16,6 +16,7 @@ from slskdn.cli import (
     library_cmd,
     mb,
     projections_cmd,
+    swarm_cmd,
 )
 from slskdn.cli.common import state
 from slskdn.logs import configure_logging
@@ -69,6 +70,7 @@ jobs_cmd.register(app)
 daemon_cmd.register(app)
 library_cmd.register(app)
 doctor_cmd.register(app)
+swarm_cmd.register(app)
 app.add_typer(mb.app, name="mb")
 
 

@@ -30,6 +30,20 @@ class Peer(Aggregate):
             peer.ranges_served += 1
             peer.bytes_served += self.bytes
 
+    class RangeCompleted(Aggregate.Event):
+        transfer_id: UUID | None
+        offset: int
+        length: int
+
+        def apply(self, peer: Peer) -> None:
+            peer.ranges_completed += 1
+
+    class NegotiationTimed(Aggregate.Event):
+        duration_ms: int
+
+        def apply(self, peer: Peer) -> None:
+            peer.last_negotiation_ms = self.duration_ms
+
     class RttSampled(Aggregate.Event):
         rtt_ms: float
 
@@ -67,6 +81,8 @@ class Peer(Aggregate):
         self.username = username
         self.source_kind = source_kind
         self.ranges_served = 0
+        self.ranges_completed = 0
+        self.last_negotiation_ms: int | None = None
         self.bytes_served = 0
         self.last_rtt_ms: float | None = None
         self.errors = 0
@@ -94,6 +110,18 @@ class Peer(Aggregate):
             duration_ms=duration_ms,
             timestamp=at,
         )
+
+    def record_range_completed(
+        self, at: datetime, offset: int, length: int, transfer_id: UUID | None = None
+    ) -> None:
+        self.trigger_event(
+            self.RangeCompleted, transfer_id=transfer_id, offset=offset, length=length, timestamp=at
+        )
+
+    def record_negotiation(self, at: datetime, duration_ms: int) -> None:
+        if duration_ms < 0:
+            raise DomainError("a negotiation time must not be negative")
+        self.trigger_event(self.NegotiationTimed, duration_ms=duration_ms, timestamp=at)
 
     def record_rtt(self, at: datetime, rtt_ms: float) -> None:
         if rtt_ms < 0:

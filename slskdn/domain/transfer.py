@@ -79,6 +79,14 @@ class Transfer(Aggregate):
         def apply(self, transfer: Transfer) -> None:
             transfer.ranges_timed_out += 1
 
+    class SourceUnderperforming(RangeEvent):
+        """Stall detection's verdict on a source: queued too long or too slow (D1)."""
+
+        reason: str
+
+        def apply(self, transfer: Transfer) -> None:
+            transfer.underperforming[self.peer_id] = self.reason
+
     class RangeVerified(Aggregate.Event):
         offset: int
         length: int
@@ -143,6 +151,7 @@ class Transfer(Aggregate):
         self.ranges_timed_out = 0
         self.rebalances = 0
         self.rescue = False
+        self.underperforming: dict[str, str] = {}
         self.sha256 = ""
         self.reason = ""
 
@@ -210,6 +219,16 @@ class Transfer(Aggregate):
         self._check_active()
         self._check_source(peer_id)
         self._range_event(self.RangeTimedOut, at, peer_id, offset, 0, waited_ms, "timeout")
+
+    def report_underperforming(
+        self, at: datetime, peer_id: str, offset: int, reason: str, waited_ms: int = 0
+    ) -> None:
+        self._check_active()
+        self._check_source(peer_id)
+        self._range_event(
+            self.SourceUnderperforming, at, peer_id, offset, 0, waited_ms, "underperforming",
+            reason=reason,
+        )  # fmt: skip
 
     def verify_range(self, at: datetime, offset: int, length: int, sha256: str) -> None:
         self._check_active()

@@ -89,7 +89,9 @@ def test_the_password_never_reaches_the_logs(tmp_path: Path,
         async with Sandbox(tmp_path, FILES, [PeerSpec("p1", files=[FLAC])]) as sb:
             await sb.client("bob", password="hunter2-correct-horse")
 
-    with caplog.at_level(logging.DEBUG):
+    # Named loggers too: another test's configure_logging() may have quietened aioslsk.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="aioslsk"), \
+            caplog.at_level(logging.DEBUG, logger="slskdn"):
         run(scenario())
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "Login.Request: credentials hidden" in text  # aioslsk did try to log it

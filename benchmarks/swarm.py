@@ -1,0 +1,201 @@
+"""Benchmark of the multi-source swarm against the fluid lower bound T* and two baselines.
+
+    .venv/bin/python -m benchmarks.swarm [--scenarios N] [--seed S] [--plot PATH] [--workers W]
+                                         [--mode conservative|balanced|aggressive]
+
+Each scenario is simulated twice with the same seed: once to download the whole file (efficiency
+T*/T, waste, integrity) and once in playback mode until the first 30 s of audio at 1411 kbps are
+there. A separate family of scenarios with exactly 8 heterogeneous, honest Soulseek sources
+measures the speedup over one peer. Progress goes to stdout; the LAST line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slskdn.domain.swarm.session import SessionConfig
+from slskdn.domain.swarm.snapshot import SchedulerConfig
+from slskdn.domain.swarm.zones import bytes_for_seconds
+from slskdn.simulation.baselines import sequential_failover, single_best
+from slskdn.simulation.lower_bound import t_star
+from slskdn.simulation.runner import run_scenario
+from slskdn.simulation.scenario import MB, random_scenario
+
+PLAYBACK_KBPS = 1411.0
+PREFIX_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Row:
+    seed: int
+    family: str  # "mixed" or "8src"
+    sources: int
+    tags: tuple[str, ...]
+    t_star: float
+    time: float
+    efficiency: float
+    waste: float
+    sha_ok: bool
+    corrupt_served: int
+    corrupt_detected: int
+    false_convictions: int
+    single_best: float
+    sequential: float
+    prefix_ratio: float | None
+
+
+def run_one(job: tuple[str, int, str]) -> Row:
+    family, seed, mode = job
+    config = SessionConfig(scheduler=SchedulerConfig(mode=mode))  # type: ignore[arg-type]
+    if family == "8src":
+        sc = random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB)
+    else:
+        sc = random_scenario(seed)
+    bound = t_star(sc)
+    result = run_scenario(sc, config)
+    prefix_ratio = None
+    if family == "mixed":
+        prefix = min(sc.file_size, bytes_for_seconds(PREFIX_SECONDS, PLAYBACK_KBPS))
+        play = run_scenario(sc, replace(config, playback_bitrate_kbps=PLAYBACK_KBPS),
+                            prefix_bytes=prefix, stop_at_prefix=True)
+        if play.prefix_time is not None:
+            prefix_ratio = play.prefix_time / t_star(sc, prefix)
+        else:
+            prefix_ratio = math.inf
+    honest_convicted = result.convicted - result.corrupt_sources
+    return Row(seed, family, len(sc.sources), sc.tags, bound, result.time,
+               bound / result.time if result.time > 0 else 0.0,
+               result.wasted_bytes / sc.file_size, result.sha256_ok,
+               len(result.corrupt_served), len(result.corrupt_served & result.convicted),
+               len(honest_convicted), single_best(sc), sequential_failover(sc), prefix_ratio)
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Linear-interpolated quantile (q in [0, 1])."""
+    xs = sorted(values)
+    if not xs:
+        return math.nan
+    pos = q * (len(xs) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def speedups(rows: list[Row], baseline: str) -> list[float]:
+    out = []
+    for r in rows:
+        base = r.single_best if baseline == "single" else r.sequential
+        if math.isfinite(base) and math.isfinite(r.time) and r.time > 0:
+            out.append(base / r.time)
+    return out
+
+
+def summarize(mixed: list[Row], eight: list[Row], seconds: float) -> dict[str, Any]:
+    eff = [r.efficiency for r in mixed]
+    clean = [r.efficiency for r in mixed if not r.tags]
+    corrupt = [r for r in mixed if r.corrupt_served]
+    prefixes = [r.prefix_ratio for r in mixed if r.prefix_ratio is not None]
+    med = statistics.median
+    return {
+        "efficiency_median": round(med(eff), 4),
+        "efficiency_p10": round(quantile(eff, 0.10), 4),
+        "efficiency_median_no_faults": round(med(clean), 4) if clean else None,
+        "efficiency_median_with_faults": round(med([r.efficiency for r in mixed if r.tags]), 4),
+        "waste_ratio": round(med(r.waste for r in mixed), 4),
+        "waste_ratio_is": "median over scenarios of (bytes delivered - S) / S",
+        "waste_ratio_mean": round(statistics.fmean(r.waste for r in mixed), 4),
+        "speedup_vs_sequential_failover": round(med(speedups(mixed, "seq")), 3),
+        "speedup_vs_single_best": round(med(speedups(mixed, "single")), 3),
+        "speedup_vs_single_best_8src": round(med(speedups(eight, "single")), 3),
+        "speedup_vs_sequential_failover_8src": round(med(speedups(eight, "seq")), 3),
+        "ideal_speedup_vs_single_best_8src": round(med(
+            r.single_best / r.t_star for r in eight if math.isfinite(r.single_best)), 3),
+        "efficiency_median_8src": round(med(r.efficiency for r in eight), 4),
+        "corrupt_detected_ratio": round(sum(r.corrupt_detected for r in corrupt)
+                                        / max(1, sum(r.corrupt_served for r in corrupt)), 4)
+        if corrupt else None,
+        "corrupt_scenarios": len(corrupt),
+        "false_convictions": sum(r.false_convictions for r in mixed),
+        "sha256_ok_ratio": round(sum(r.sha_ok for r in mixed) / len(mixed), 4),
+        "first_30s_ratio": round(med(prefixes), 4) if prefixes else None,
+        "first_30s_ratio_p90": round(quantile(prefixes, 0.9), 4) if prefixes else None,
+        "scenarios": len(mixed),
+        "scenarios_8src": len(eight),
+        "efficiency_max": round(max(eff), 4),
+        "seconds": round(seconds, 1),
+    }
+
+
+def plot(rows: list[Row], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    kinds = [("no faults", lambda r: not r.tags, "tab:blue"),
+             ("stall/fail/rate change", lambda r: r.tags and not r.corrupt_served, "tab:orange"),
+             ("corrupt source", lambda r: bool(r.corrupt_served), "tab:red")]
+    for label, keep, color in kinds:
+        pts = [(r.t_star, r.efficiency) for r in rows if keep(r)]
+        if pts:
+            left.scatter([p[0] for p in pts], [p[1] for p in pts], s=10, label=label, c=color)
+    left.set_xscale("log")
+    left.set_xlabel("T* (s, log scale)")
+    left.set_ylabel("efficiency T*/T")
+    left.axhline(0.9, color="grey", lw=0.8, ls="--")
+    left.set_ylim(0, 1.02)
+    left.legend(fontsize=8, loc="lower right")
+    left.set_title("efficiency per scenario")
+    eff = sorted(r.efficiency for r in rows)
+    right.plot([i / (len(eff) - 1) for i in range(len(eff))], eff, color="tab:blue")
+    right.axhline(0.9, color="grey", lw=0.8, ls="--")
+    right.axhline(0.8, color="grey", lw=0.8, ls=":")
+    right.set_xlabel("fraction of scenarios")
+    right.set_ylabel("efficiency T*/T (sorted)")
+    right.set_ylim(0, 1.02)
+    right.set_title(f"{len(rows)} seeded scenarios")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.swarm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--plot", metavar="PATH")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mode", choices=["conservative", "balanced", "aggressive"],
+                        default="balanced")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    base = args.seed * 1_000_003
+    jobs = [("mixed", base + i, args.mode) for i in range(args.scenarios)]
+    jobs += [("8src", base + 500_000 + i, args.mode) for i in range(max(20, args.scenarios // 4))]
+    mixed: list[Row] = []
+    eight: list[Row] = []
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        for n, row in enumerate(pool.map(run_one, jobs, chunksize=4), start=1):
+            (mixed if row.family == "mixed" else eight).append(row)
+            if n % 25 == 0 or n == len(jobs):
+                effs = [r.efficiency for r in mixed] or [math.nan]
+                print(f"[{n}/{len(jobs)}] mixed={len(mixed)} 8src={len(eight)} "
+                      f"efficiency median so far {statistics.median(effs):.3f} "
+                      f"({time.monotonic() - started:.0f} s)", flush=True)
+    if args.plot:
+        plot(mixed, args.plot)
+        print(f"plot written to {args.plot}", flush=True)
+    print(json.dumps(summarize(mixed, eight, time.monotonic() - started)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Multi-source swarm downloads: pure policy (no I/O, no clock, no threads).
+
+One concept per module: ``range_map`` (byte accounting), ``metrics``, ``cost``, ``reputation``,
+``stall``, ``zones``, ``integrity``; the policy in ``planning`` (arithmetic), ``workbench``
+(working model), ``stealing`` and ``overlay`` (takes), ``scheduler`` (``plan``); ``decisions``
+(plain records), ``snapshot`` (what the policy reads, and its config), ``ports`` (transport and
+part-file protocols); the driver in ``session`` with ``verification``, ``views`` and
+``tracking``. See docs/swarm.md.
+"""

@@ -1,0 +1,91 @@
+"""Overlay sources: a libtorrent-style queue of fixed chunks, stolen from the backs of slower
+ranges, and end-game races of the last chunks."""
+
+from __future__ import annotations
+
+from .planning import (
+    Binder,
+    Run,
+    Take,
+    pending_in,
+)
+from .range_map import ByteState, align_down, align_up
+from .snapshot import SourceView
+from .workbench import Workbench
+from .zones import ZoneSpan
+
+
+class OverlayPlanner(Workbench):
+    def _fill_overlay(self, v: SourceView) -> None:
+        rate = max(self._rate(v), 1.0)
+        queued = sum(max(0, r.end - r.position) for r in v.requests)
+        count = len(v.requests)
+        # libtorrent's queue: enough requests to cover the round trip many times over
+        # (queue seconds × rate). But never more than the source's fair share of what is left,
+        # or one fast overlay peer would queue up a whole small file and starve the others.
+        left = self.rm.bytes_in(ByteState.PENDING) + self.rm.bytes_in(ByteState.IN_FLIGHT)
+        total = sum(self._rate(s) for s in self.s.sources if self._usable(s)) or rate
+        target = max(self.config.overlay_chunk,
+                     min(self.limits.overlay_queue_seconds * rate, left * rate / total))
+        while queued < target and count < self.config.max_overlay_requests:
+            binder = self._binder(v, self.now + v.first_byte_delay + queued / rate)
+            take = self._overlay_take(v, binder)
+            if take is None:
+                return
+            self._emit(v, take)
+            self._apply(v, binder, take, virtual=False)
+            queued += take.end - take.start
+            count += 1
+
+    def _overlay_take(self, v: SourceView, binder: Binder) -> Take | None:
+        block = self.config.block_size
+        for span in self.zones.spans:
+            if not self._eligible(v, binder.rate, span.zone):
+                continue
+            chunk = self.zones.chunk_size(span.zone) if self.playback else self.config.overlay_chunk
+            gaps = pending_in(self.rm.pending(), span.start, span.end)
+            if gaps:
+                if self.playback:
+                    g0, g1 = min(gaps)
+                    end = min(g1, max(align_down(g0 + chunk, block), g0 + 1))
+                    return Take("assign", g0, end, reason="pending chunk near the play head")
+                g0, g1 = max(gaps, key=lambda g: (g[1] - g[0], g))
+                start = max(g0, min(align_down(g1 - chunk, block), g1 - 1))
+                return Take("assign", start, g1, reason="pending chunk")
+            take = self._overlay_steal(binder, span, chunk)
+            if take is not None:
+                return take
+        return None
+
+    def _overlay_steal(self, binder: Binder, span: ZoneSpan, chunk: int) -> Take | None:
+        victims = [r for r in self._victims(binder, span, soulseek=False) if not r.virtual]
+        if not victims:
+            return None
+        victim = max(victims, key=lambda r: (r.finish(span.end), r.source_id))
+        done_at = binder.starts_at + chunk / binder.rate
+        block = self.config.block_size
+        zone_end = min(victim.end, span.end)
+        earliest = max(victim.owned_from, align_up(victim.position + block, block, victim.end))
+        new_end = max(align_down(zone_end - chunk, block), earliest)
+        # Worth it when the chunk arrives before the victim would reach it: no negotiation is
+        # paid, so even one chunk that arrives sooner shortens the victim's range for free.
+        reach = Run(victim.source_id, victim.kind, victim.position, new_end, victim.owned_from,
+                    victim.rate, victim.starts_at, victim.verdict).finish()
+        if new_end < zone_end and self._owns(victim, new_end, zone_end) and \
+                done_at + self.config.min_gain_seconds < \
+                victim.finish(span.end) and done_at < reach:
+            return Take("steal", new_end, zone_end, victim.source_id, victim.end, new_end,
+                        victim.finish(span.end) - done_at,
+                        f"chunk from the back of {victim.source_id}'s range")
+        if not self.limits.endgame or victim.duplicated:
+            return None
+        # End-game: a small range still in flight at a slower source is raced.
+        left = victim.remaining()
+        if left <= chunk and binder.starts_at + left / binder.rate < victim.finish() - \
+                self._threshold(victim, span, binder):
+            start = max(align_down(victim.position, block), victim.owned_from)
+            if start < victim.end:
+                return Take("duplicate", start, victim.end, victim.source_id, victim.end,
+                            reason=f"end-game: race {victim.source_id}'s last bytes")
+        return None
+

@@ -1,0 +1,131 @@
+"""The scheduling policy: from a snapshot of the file and its sources to a list of decisions.
+
+Pure: ``plan(snapshot, config)`` reads frozen data and returns plain records; the caller applies
+them and calls again at the next event or rebalance tick. Rules (docs/swarm.md explains why):
+
+- A Soulseek source has ONE contiguous range at a time, bound when its file connection opens
+  (``ready``), not when it starts negotiating: the costly negotiation never commits to an offset
+  chosen on stale information. It takes pending bytes first, else the take (split, split and
+  stream on over much slower ranges, or a race of a stalled one) that ends the zone soonest.
+- An idle Soulseek source negotiates only if the take it can expect once ready (after its
+  negotiation and queue delay) saves enough time: tiny tails that the current owner finishes
+  before the negotiation completes are left alone. Sources never asked yet fan out (their rate
+  is a guess; a ready source with nothing worth taking is released), up to the mode's cap.
+- Overlay sources keep a libtorrent-style queue of fixed chunks (≈ queue seconds × rate).
+- An underperforming (stalled) transfer keeps running until a replacement races it
+  (``Duplicate``); the session cancels whichever loses.
+- End-game: overlay chunks still in flight at slow sources are duplicated to faster ones.
+- Playback: zones in priority order; high-zone bytes go only to reliable fast sources.
+
+The steps live in ``workbench`` (the working model), ``stealing`` and ``overlay``; this module
+orders them: bind ready sources, fill overlay queues, then decide negotiations.
+"""
+from __future__ import annotations
+
+from .decisions import (
+    OVERLAY,
+    SOULSEEK,
+    Cancel,
+    Decision,
+    Negotiate,
+    Rebalance,
+    Release,
+)
+from .overlay import OverlayPlanner
+from .range_map import ByteState
+from .snapshot import SchedulerConfig, SourceView, SwarmSnapshot
+from .stealing import StealPlanner
+
+
+def plan(snapshot: SwarmSnapshot, config: SchedulerConfig) -> list[Decision]:
+    """Decisions for this moment; an empty list means: keep going."""
+    return _Planner(snapshot, config).run()
+
+
+class _Planner(StealPlanner, OverlayPlanner):
+    def run(self) -> list[Decision]:
+        self._drop_long_queues()
+        for v in self._by_cost(s for s in self.s.sources if s.kind == SOULSEEK
+                               and s.state == "ready"):
+            self._bind_ready(v)
+        for v in self._by_cost(s for s in self.s.sources if s.kind == OVERLAY):
+            if self._usable(v) and v.state != "dead":
+                self._fill_overlay(v)
+        self._negotiate()
+        if self.zones.critical and self.decisions:
+            buf = self.zones.buffer_seconds or 0.0
+            self.decisions.insert(0, Rebalance(
+                f"rescue: buffer {buf:.1f} s below {self.zones.config.critical_buffer_seconds:g} s",
+                rescue=True))
+        if self.rebalance_notes:
+            self.decisions.insert(0, Rebalance("; ".join(self.rebalance_notes)))
+        return self.decisions
+
+    def _drop_long_queues(self) -> None:
+        for v in self.s.sources:
+            if v.state in ("negotiating", "queued") and v.verdict:
+                self.decisions.append(Cancel(v.source_id, 0, 0, v.verdict))
+            elif v.kind == OVERLAY and v.verdict and len(v.requests) > 1:
+                # Chunks queued behind a stalled one would wait forever: hand them back. The
+                # stalled one keeps running until someone races it.
+                for r in v.requests[1:]:
+                    self.decisions.append(Cancel(v.source_id, r.position, r.end,
+                                                 f"queued behind a stalled chunk ({v.verdict})"))
+                    self.rm.release(v.source_id, r.position, r.end)
+                    self.runs = [x for x in self.runs if not (
+                        x.source_id == v.source_id and r.position <= x.position < r.end)]
+
+    def _bind_ready(self, v: SourceView) -> None:
+        if not self._usable(v):
+            self.decisions.append(Release(v.source_id, "quarantined: other sources exist"))
+            return
+        binder = self._binder(v, self.now + v.first_byte_delay)
+        take = self._soulseek_take(v, binder)
+        if take is None:
+            self.decisions.append(Release(v.source_id, "nothing left worth a new range"))
+            return
+        self._emit(v, take)
+        self._apply(v, binder, take, virtual=False)
+
+    def _negotiate(self) -> None:
+        """Plan the sources already negotiating, then decide which idle ones should join."""
+        for v in sorted((s for s in self.s.sources if s.kind == SOULSEEK
+                         and s.state in ("negotiating", "queued") and not s.verdict),
+                        key=lambda s: (s.ready_at or self.now + s.start_delay, s.source_id)):
+            ready = v.ready_at if v.ready_at is not None else self.now + v.start_delay
+            binder = self._binder(v, max(ready, self.now) + v.first_byte_delay, True)
+            take = self._soulseek_take(v, binder)
+            if take is not None:
+                self._apply(v, binder, take, virtual=True)
+        # The fairness cap counts upload slots we hold (ready or streaming); waiting in a
+        # peer's queue holds none, so negotiations have their own allowance of the same size.
+        # An underperforming transfer does not count: the cap must not stop its replacement.
+        transferring = sum(1 for s in self.s.sources if s.kind == SOULSEEK
+                           and s.state in ("ready", "streaming") and not s.verdict)
+        waiting = sum(1 for s in self.s.sources if s.kind == SOULSEEK
+                      and s.state in ("negotiating", "queued"))
+        active = max(transferring, waiting)
+        cap = self.limits.max_soulseek_sources
+        if self.zones.relax_fairness:
+            cap = len(self.s.sources)
+        for v in self._by_cost(s for s in self.s.sources if s.kind == SOULSEEK
+                               and s.state == "idle"):
+            if active >= cap or not self._usable(v):
+                continue
+            binder = self._binder(v, self.now + v.start_delay, True)
+            take = self._soulseek_take(v, binder)
+            if take is not None:
+                self.decisions.append(Negotiate(v.source_id, take.reason))
+                self._apply(v, binder, take, virtual=True)
+                active += 1
+            elif v.fresh and self._worth_fanning_out(active):
+                # A source never asked yet: its rate is only a guess, and asking costs little
+                # (a ready source with nothing worth taking is released). What it takes is
+                # decided when it is ready, with measured rates.
+                self.decisions.append(Negotiate(v.source_id, "fan out: rate not known yet"))
+                active += 1
+
+    def _worth_fanning_out(self, active: int) -> bool:
+        left = self.rm.bytes_in(ByteState.PENDING) + self.rm.bytes_in(ByteState.IN_FLIGHT)
+        return left >= (active + 1) * self.config.min_steal_bytes
+

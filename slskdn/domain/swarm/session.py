@@ -1,0 +1,443 @@
+"""A swarm session: one file fetched from many sources, driven by transport callbacks.
+
+The session owns the byte accounting (RangeMap), the integrity ledger, and the runtime state of
+each source. At every event (source ready, transfer done or failed, block conviction) and at
+every rebalance tick it builds a snapshot, asks the scheduler for decisions and applies them to
+the transport. It reads no clock and starts no thread: the caller passes ``now`` and calls
+``tick`` every ``rebalance_interval`` seconds. The actor layer wraps one session per Transfer and
+turns ``decisions`` and ``observations`` into events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .cost import CostParams
+from .decisions import (
+    OVERLAY,
+    Assign,
+    Cancel,
+    CancelledByPeer,
+    Decision,
+    Duplicate,
+    Negotiate,
+    NegotiationTimed,
+    Observation,
+    RangeCompleted,
+    RangeServed,
+    Rebalance,
+    Release,
+    RttSampled,
+    Steal,
+    TransferErrored,
+    TransferTimedOut,
+)
+from .integrity import IntegrityLedger, WholeFileCheck
+from .metrics import MetricsBook
+from .ports import BlockDigests, PartFile, RangeTransport
+from .range_map import ByteState, RangeMap
+from .reputation import Outcome, ReputationBook
+from .scheduler import plan
+from .snapshot import SchedulerConfig
+from .stall import ProgressSample, StallConfig, assess
+from .tracking import SourceRuntime, SourceSpec, Transfer
+from .verification import RECHECKING, Verification
+from .views import build_snapshot
+from .zones import ZoneConfig
+
+# Throughput samples cover at least this long: a single small read says little about speed.
+SAMPLE_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    stall: StallConfig = field(default_factory=StallConfig)
+    zones: ZoneConfig = field(default_factory=ZoneConfig)
+    costs: CostParams = field(default_factory=CostParams)
+    default_negotiation_s: float = 1.5  # Soulseek queue + handshake before we know the peer
+    default_rtt_s: float = 0.2
+    failure_backoff_s: float = 30.0
+    max_trace_rounds: int = 8
+    playback_bitrate_kbps: float | None = None  # playback mode when set
+
+
+@dataclass(frozen=True)
+class SwarmOutcome:
+    complete: bool
+    verified: bool  # the whole-file check passed (False when there was nothing to check against)
+    sha256: str | None
+    finished_at: float | None
+    delivered_bytes: int  # everything sources sent, duplicates and discarded bytes included
+    wasted_bytes: int  # delivered beyond the file size
+    convicted: dict[str, str]
+    failure: str | None = None
+
+
+class SwarmSession(Verification):
+    """Fetch one file of ``file_size`` bytes from ``sources`` through ``transport``."""
+
+    def __init__(self, file_size: int, sources: Sequence[SourceSpec], transport: RangeTransport,
+                 part_file: PartFile, config: SessionConfig | None = None,
+                 metrics: MetricsBook | None = None, reputations: ReputationBook | None = None,
+                 expected_sha256: str | None = None,
+                 reference_blocks: Mapping[int, str] | None = None) -> None:
+        self.file_size = file_size
+        self.config = config or SessionConfig()
+        self.transport = transport
+        self.part = part_file
+        self.metrics = metrics or MetricsBook()
+        self.reputations = reputations or ReputationBook()
+        self.range_map = RangeMap(file_size)
+        self.ledger = IntegrityLedger(file_size, self.config.scheduler.block_size,
+                                      reference_blocks)
+        self.sources = {s.source_id: SourceRuntime(s) for s in sources}
+        self.transfers: dict[int, Transfer] = {}
+        self.decisions: list[tuple[float, Decision]] = []
+        self.observations: list[Observation] = []
+        self.play_position = 0
+        self.prefix_ready_at: dict[int, float] = {}
+        self.served_ranges: dict[str, list[tuple[int, int]]] = {}  # what each source delivered
+        self.outcome: SwarmOutcome | None = None
+        self.end_check = WholeFileCheck(expected_sha256, self.config.max_trace_rounds)
+        self._watched: list[int] = []
+        self._pieces: list[tuple[str, int, int, str]] = []  # partial-block digests per source
+        self._tie_breaks: dict[int, str | None] = {}  # disputed block -> third source asked
+        self._verify_jobs: dict[str, int] = {}  # Soulseek source negotiating to check a block
+        self._rescue = False
+        self._planning = False
+        self._replan = False
+
+    # --- driving -----------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    def start(self, now: float) -> None:
+        self._plan(now)
+
+    def tick(self, now: float) -> None:
+        """Periodic review: stall verdicts, then a fresh plan."""
+        if self.done:
+            return
+        for t in list(self.transfers.values()):
+            if not t.timed_out and (v := assess(t.watch(), now, self.config.stall)):
+                t.timed_out = True
+                # Not asked again for a while once this transfer ends (it keeps running now).
+                self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s
+                self._observe(TransferTimedOut(self._peer(t.source_id), now))
+                self.reputations.record(self._peer(t.source_id), Outcome.TIMEOUT, now)
+                self._log(now, Rebalance(f"{t.source_id} underperforming: {v.reason}"))
+                if t.verify_only:
+                    self._third_opinion_failed(t, now, v.reason)
+        self._run_tie_breaks(now)
+        self._check_complete(now)  # a resolved dispute may be all the end check waited for
+        self._plan(now)
+
+    def set_play_position(self, position: int, now: float) -> None:
+        self.play_position = max(0, min(position, self.file_size))
+        self._plan(now)
+
+    def watch_prefix(self, size: int) -> None:
+        """Record when the first ``size`` bytes are all received (time to first audio)."""
+        self.prefix_ready_at.pop(size, None)
+        self._watched.append(min(size, self.file_size))
+
+    # --- transport callbacks -----------------------------------------------------------------
+
+    def on_ready(self, source_id: str, now: float) -> None:
+        src = self.sources[source_id]
+        if src.state not in ("negotiating", "queued"):
+            self.transport.release(source_id)  # we gave up on it meanwhile
+            return
+        if src.negotiation_started is not None:
+            self._observe(NegotiationTimed(src.spec.peer, now - src.negotiation_started, now))
+        src.state = "ready"
+        block = self._verify_jobs.pop(source_id, None)
+        if block is not None and block in self.ledger.disputed():
+            self._verify(source_id, block, now)
+            return
+        self._plan(now)
+
+    def on_progress(self, request_id: int, position: int, blocks: BlockDigests,
+                    now: float) -> None:
+        t = self.transfers.get(request_id)
+        if t is None or self.done:
+            return
+        src = self.sources[t.source_id]
+        if t.first_byte_at is None:
+            if not any(o.first_byte_at for o in src.transfers.values()):
+                src.stream_started(now)
+            if t.alone:  # only a transfer that did not queue behind another measures the RTT
+                self._observe(RttSampled(src.spec.peer, now - t.requested_at, now))
+            t.first_byte_at = now
+            t.progress_at = t.sample_since = now
+        position = min(position, t.end)
+        if position > t.position:
+            size = position - t.position
+            self.range_map.mark_received(t.position, position, t.source_id)
+            t.sample_bytes += size
+            if now - t.sample_since >= SAMPLE_SECONDS or position >= t.end:
+                self._observe(RangeServed(src.spec.peer, position - t.sample_bytes,
+                                          t.sample_bytes, now - t.sample_since, now))
+                t.sample_bytes, t.sample_since = 0, now
+            t.delivered += size
+            served = self.served_ranges.setdefault(t.source_id, [])
+            if served and served[-1][1] == t.position:
+                served[-1] = (served[-1][0], position)
+            else:
+                served.append((t.position, position))
+            t.position, t.progress_at = position, now
+            t.samples.append(ProgressSample(now, t.delivered))
+            src.record_bytes(size, now)
+        for start, end, digest in blocks:
+            block, offset = divmod(start, self.ledger.block_size)
+            if offset == 0 and end == self.ledger.block_range(block)[1]:
+                self._handle(self.ledger.record(block, t.source_id, digest), now)
+            else:  # a partial block: checked against the verified file at the end
+                self._pieces.append((t.source_id, start, end, digest))
+        if self.done:
+            return
+        self._resolve_races(now)
+        self._note_prefixes(now)
+        self._check_complete(now)
+
+    def on_complete(self, request_id: int, now: float) -> None:
+        t = self.transfers.get(request_id)
+        if t is None or self.done:
+            return
+        peer = self._peer(t.source_id)
+        if t.delivered > 0:
+            self._observe(RangeCompleted(peer, t.start, t.position, now))
+            self.reputations.record(peer, Outcome.SUCCESS, now)
+        self._drop(t)
+        if t.verify_only:
+            for block, checker in list(self._tie_breaks.items()):
+                if checker == t.source_id:
+                    self._tie_breaks[block] = "done"  # asked once; the end check decides
+        self._run_tie_breaks(now)
+        self._check_complete(now)
+        self._plan(now)
+
+    def on_failed(self, source_id: str, request_id: int | None, reason: str, permanent: bool,
+                  now: float) -> None:
+        if self.done:
+            return
+        src = self.sources[source_id]
+        peer = src.spec.peer
+        if request_id is not None and (t := self.transfers.get(request_id)) is not None:
+            self._drop(t)
+        self._verify_jobs.pop(source_id, None)
+        for block, checker in list(self._tie_breaks.items()):
+            if checker == source_id:
+                self._tie_breaks[block] = None  # ask someone else
+        if reason == "cancelled by peer":
+            self._observe(CancelledByPeer(peer, now))
+            self.reputations.record(peer, Outcome.CANCELLED, now)
+        else:
+            self._observe(TransferErrored(peer, reason, now))
+            self.reputations.record(peer, Outcome.FAILURE, now)
+        if not src.transfers and src.state != "dead":
+            src.state = "dead" if permanent else "idle"
+        src.backoff_until = now + self.config.failure_backoff_s
+        self._plan(now)
+
+    # --- planning ----------------------------------------------------------------------------
+
+    def _plan(self, now: float) -> None:
+        if self._planning:
+            self._replan = True
+            return
+        self._planning = True
+        try:
+            for _ in range(8):  # applying a decision can change what the next plan sees
+                self._replan = False
+                if self.done:
+                    return
+                snapshot = build_snapshot(self, now)
+                if not snapshot.zones.critical:
+                    self._rescue = False
+                for d in plan(snapshot, self.config.scheduler):
+                    self._apply(d, now)
+                self._check_stuck(now)
+                if not self._replan:
+                    return
+        finally:
+            self._planning = False
+
+    def _apply(self, d: Decision, now: float) -> None:
+        match d:
+            case Negotiate(source_id=sid):
+                src = self.sources[sid]
+                src.state, src.negotiation_started = "negotiating", now
+                src.negotiations += 1
+                self.transport.negotiate(sid)
+            case Assign(source_id=sid, start=start, end=end):
+                self._assign_pending(sid, start, end)
+                self._request(sid, start, end, now)
+            case Steal():
+                thief_end = min(d.end, d.victim_end)
+                self.range_map.steal(d.victim_id, d.victim_end, d.new_end, d.thief_id, thief_end)
+                self._assign_pending(d.thief_id, thief_end, d.end)  # streams on past the victim
+                victim = self._transfer_ending(d.victim_id, d.victim_end)
+                if victim is not None:
+                    victim.end = d.new_end
+                    self.transport.set_end(victim.request_id, d.new_end)
+                self._request(d.thief_id, d.start, d.end, now)
+            case Duplicate(source_id=sid, of_source_id=of, start=start, end=end):
+                victim = self._transfer_ending(of, end) or next(
+                    (t for t in self.sources[of].transfers.values() if t.start <= start < t.end),
+                    None)
+                if victim is not None:
+                    self._assign_pending(sid, victim.end, end)
+                self._request(sid, start, end, now).duplicate_of = of
+            case Cancel(source_id=sid, start=start, end=end):
+                src = self.sources[sid]
+                if start == end and src.state in ("negotiating", "queued"):
+                    self.transport.release(sid)
+                    src.state = "idle"
+                    src.backoff_until = now + self.config.failure_backoff_s
+                else:
+                    for t in list(src.transfers.values()):
+                        if t.start < end and start < t.end:
+                            self.transport.cancel(t.request_id)
+                            self._drop(t)
+            case Release(source_id=sid):
+                self.transport.release(sid)
+                self.sources[sid].state = "idle"
+            case Rebalance(rescue=True):
+                if self._rescue:
+                    return  # RescueModeActivated is an event only when rescue starts
+                self._rescue = True
+        self._log(now, d)
+
+    def _assign_pending(self, source_id: str, start: int, end: int) -> None:
+        for g0, g1 in self.range_map.pending():
+            if g0 < end and g1 > start:
+                self.range_map.assign(max(g0, start), min(g1, end), source_id)
+
+    def _request(self, source_id: str, start: int, end: int, now: float) -> Transfer:
+        alone = not self.sources[source_id].transfers
+        rid = self.transport.request(source_id, start, end)
+        t = Transfer(rid, source_id, start, end, now, alone=alone)
+        self.transfers[rid] = t
+        src = self.sources[source_id]
+        src.transfers[rid] = t
+        src.state = "streaming"
+        return t
+
+    def _transfer_ending(self, source_id: str, end: int) -> Transfer | None:
+        for t in self.sources[source_id].transfers.values():
+            if t.duplicate_of is None and t.start < end <= t.end:
+                return t
+        return None
+
+    def _drop(self, t: Transfer) -> None:
+        """Forget a closed transfer; bytes it owned but did not deliver go back to pending."""
+        if t.sample_bytes:  # every delivered byte is reported, also from a cut transfer
+            self._observe(RangeServed(self._peer(t.source_id), t.position - t.sample_bytes,
+                                      t.sample_bytes, t.progress_at - t.sample_since,
+                                      t.progress_at))
+            t.sample_bytes = 0
+        self.transfers.pop(t.request_id, None)
+        src = self.sources[t.source_id]
+        src.transfers.pop(t.request_id, None)
+        if t.position < t.end and not t.verify_only:
+            self.range_map.release(t.source_id, t.position, t.end)
+        if not src.transfers and src.state == "streaming":
+            src.state = "idle"
+
+    def _check_stuck(self, now: float) -> None:
+        if self.done or self.range_map.is_complete() or self.transfers:
+            return
+        if any(s.state in ("negotiating", "queued", "ready") for s in self.sources.values()):
+            return
+        suspects = [s for s in self.sources.values() if s.suspended == RECHECKING]
+        if suspects and not any(s.state != "dead" and s.suspended is None
+                                for s in self.sources.values()):
+            for s in suspects:  # nobody else can fetch: a suspect is better than nothing
+                s.suspended = None
+            self._replan = True
+            return
+        if any(s.state != "dead" and s.suspended is None for s in self.sources.values()):
+            if any(s.backoff_until > now for s in self.sources.values() if s.state != "dead"):
+                return  # a source backing off may be retried later
+        else:
+            self._finish(now, False, False, None, "no usable source left")
+            return
+        self._finish(now, False, False, None, "no source can fetch the remaining bytes")
+
+    # --- races, completion -----------------------------------------------------------
+
+    def _resolve_races(self, now: float) -> None:
+        for d in [t for t in self.transfers.values() if t.duplicate_of]:
+            if d.request_id not in self.transfers:
+                continue
+            if d.verify_only:
+                continue
+            if d.position < d.end and self.range_map.received_until(d.position) >= d.end:
+                self._cancel(d, now, "its bytes arrived from another source first")
+                continue
+            victim = self._transfer_ending(d.duplicate_of or "", d.end)
+            if victim is None or d.position > victim.position:
+                if victim is not None:
+                    self._cancel(victim, now, f"lost the race to {d.source_id}")
+                    # It was raced for being slow or stalled: do not ask it again right away.
+                    self.sources[victim.source_id].backoff_until = \
+                        now + self.config.failure_backoff_s
+                self._promote(d)
+            elif len(d.samples) >= 3 and victim.position >= d.position:
+                self._cancel(d, now, f"slower than {victim.source_id}, which it raced")
+        for t in list(self.transfers.values()):
+            if (t.duplicate_of is None and not t.verify_only and t.position < t.end
+                    and self.sources[t.source_id].spec.kind == OVERLAY
+                    and self.range_map.received_until(t.position) >= t.end):
+                self._cancel(t, now, "its bytes arrived from another source first")
+
+    def _promote(self, d: Transfer) -> None:
+        """A racing transfer won: it now owns the rest of its range."""
+        d.duplicate_of = None
+        for seg in list(self.range_map.iter_segments(d.position, d.end)):
+            if seg.state == ByteState.IN_FLIGHT and seg.source != d.source_id:
+                self.range_map.release(seg.source or "", seg.start, seg.end)
+        for start, end in self.range_map.pending():
+            if start < d.end and end > d.position:
+                self.range_map.assign(max(start, d.position), min(end, d.end), d.source_id)
+
+    def _cancel(self, t: Transfer, now: float, reason: str) -> None:
+        self.transport.cancel(t.request_id)
+        self._log(now, Cancel(t.source_id, t.position, t.end, reason))
+        self._drop(t)
+
+    def _note_prefixes(self, now: float) -> None:
+        for size in self._watched:
+            if size not in self.prefix_ready_at and self.range_map.received_until(0) >= size:
+                self.prefix_ready_at[size] = now
+
+    def _finish(self, now: float, complete: bool, verified: bool, sha: str | None,
+                failure: str | None) -> None:
+        for t in list(self.transfers.values()):
+            self.transport.cancel(t.request_id)
+            self._drop(t)
+        for src in self.sources.values():
+            if src.state in ("negotiating", "queued", "ready"):
+                self.transport.release(src.source_id)
+                src.state = "idle"
+        delivered = sum(s.delivered for s in self.sources.values())
+        self.outcome = SwarmOutcome(complete, verified, sha, now if complete else None, delivered,
+                                    max(0, delivered - self.file_size),
+                                    dict(self.ledger.convicted), failure)
+
+    # --- small helpers -----------------------------------------------------------------------
+
+    def _peer(self, source_id: str) -> str:
+        return self.sources[source_id].spec.peer
+
+    def _observe(self, o: Observation) -> None:
+        self.observations.append(o)
+        self.metrics.observe(o)
+
+    def _log(self, now: float, d: Decision) -> None:
+        self.decisions.append((now, d))

@@ -1,0 +1,231 @@
+"""Takes for a source about to get work: pending bytes, a split of a running range, a split
+that streams on over slower ranges, or a race against an underperforming one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .decisions import (
+    SOULSEEK,
+)
+from .planning import (
+    Binder,
+    Run,
+    Take,
+    balanced_finish,
+    chained_split,
+    describe_bytes,
+    fair_take,
+    pending_in,
+    split_for,
+    steal_saving,
+)
+from .range_map import ByteState, align_up
+from .snapshot import SourceView
+from .workbench import Workbench
+from .zones import ZoneSpan
+
+
+class StealPlanner(Workbench):
+    def _soulseek_take(self, v: SourceView, binder: Binder) -> Take | None:
+        for span in self.zones.spans:
+            if not self._eligible(v, binder.rate, span.zone):
+                continue
+            gaps = pending_in(self.rm.pending(), span.start, span.end)
+            if gaps:
+                g0, g1 = min(gaps) if self.playback else max(gaps, key=lambda g: (g[1] - g[0], g))
+                end, chained, _ = self._chain(binder, g1)
+                return Take("assign", g0, end, reason=f"pending {describe_bytes(g1 - g0)}",
+                            taken_over=tuple(r.source_id for r in chained))
+            take = self._steal_in(binder, span, soulseek=True)
+            if take is not None:
+                return take
+        return None
+
+    def _steal_in(self, binder: Binder, span: ZoneSpan, soulseek: bool) -> Take | None:
+        """The best take from running ranges: the one that ends the zone soonest overall.
+
+        Every victim is tried with every kind of take (split, split-and-stream-on, race); the
+        winner minimises the zone's makespan, ties going to the larger own saving.
+        """
+        victims = self._victims(binder, span, soulseek)
+        if not victims:
+            return None
+        if not self.config.cost_based:  # classic: the back half of the largest range
+            victim = max(victims, key=lambda r: (r.remaining(span.end), r.source_id))
+            return self._split(binder, victim, span, victim.remaining(span.end) / 2.0)
+        live = [r for r in self.runs if r.remaining(span.end) > 0 and r.end > span.start]
+        share = self._share(binder, live, span)
+        best: Take | None = None
+        best_key: tuple[float, float] | None = None
+        for victim in victims:
+            for take in self._options(binder, victim, span, share):
+                involved = {victim.source_id, *take.taken_over}
+                others = max((self._fin(r, span.end) for r in live
+                              if r.source_id not in involved), default=self.now)
+                key = (round(max(others, take.finish), 3), -take.saves)
+                if best_key is None or key < best_key:
+                    best, best_key = take, key
+        return best
+
+    def _share(self, binder: Binder, live: list[Run], span: ZoneSpan) -> float:
+        """Bytes of the zone this binder should take if the sources still negotiating arrive
+        as expected: its part of the balanced finish time. Without this, sources that bind one
+        after another halve each other's ranges and end up unbalanced (1/4, 1/4, 1/2 for three
+        equal sources); with it they end up with a third each. Infinite when nobody is coming."""
+        expected = self._expected(binder) if self.config.plan_arrivals else []
+        if not expected:
+            return math.inf
+        caps = [(r.rate, r.starts_at) for r in live] + expected
+        caps.append((binder.rate, binder.starts_at))
+        target = balanced_finish(caps, sum(r.remaining(span.end) for r in live), self.now)
+        return binder.rate * max(0.0, target - binder.starts_at)
+
+    def _expected(self, binder: Binder) -> list[tuple[float, float]]:
+        """(rate, first byte) of Soulseek sources negotiating now and expected soon."""
+        out = []
+        for v in self.s.sources:
+            if (v.source_id != binder.source_id and v.kind == SOULSEEK and v.available
+                    and v.state in ("negotiating", "queued") and v.ready_at is not None
+                    and not v.verdict):
+                out.append((self._rate(v), max(v.ready_at, self.now) + v.first_byte_delay))
+        return out
+
+    def _options(self, binder: Binder, victim: Run, span: ZoneSpan,
+                 share: float = math.inf) -> list[Take]:
+        if victim.virtual:
+            takes = [self._take_over(binder, victim, span)]
+        elif victim.verdict or (victim.measured
+                                and victim.rate < self.config.race_below * binder.rate):
+            # Far slower than the binder (or stalled): splitting would leave it a stub it may
+            # never deliver; race it from its position instead and let the loser be cancelled.
+            takes = [self._race(binder, victim, span)]
+        else:
+            takes = [self._chained_steal(binder, victim, span)]
+        if not victim.verdict:
+            fair = fair_take(victim, binder, span.end)
+            planned = self._split(binder, victim, span, min(fair, share)) if share < fair else None
+            takes.append(planned or self._split(binder, victim, span, fair))
+        return [t for t in takes if t is not None]
+
+    def _split(self, binder: Binder, victim: Run, span: ZoneSpan, amount: float) -> Take | None:
+        """The binder takes about ``amount`` bytes from the back of the victim's zone part."""
+        block = self.config.block_size
+        if amount < self.config.overlap_min_take:
+            binder = replace(binder, overlap=0)  # a cross-check block is dear on a small take
+        new_end = split_for(victim, binder, amount, span.end, block, safety=block)
+        if (new_end is None or victim.end - new_end < self.config.min_steal_bytes
+                or not self._owns(victim, new_end)):
+            return None
+        saves = steal_saving(victim, binder, new_end, span.end)
+        if saves < self._threshold(victim, span, binder):
+            return None
+        start = new_end
+        if binder.overlap and new_end - binder.overlap >= max(
+                victim.owned_from, align_up(victim.position + block, block, victim.end)):
+            start = new_end - binder.overlap
+        return Take("steal", start, victim.end, victim.source_id, victim.end, new_end, saves,
+                    f"take {describe_bytes(victim.end - new_end)} from {victim.source_id}, "
+                    f"saves {saves:.1f} s", finish=self._fin(victim, span.end) - saves)
+
+    def _chain(self, binder: Binder, end: int) -> tuple[int, list[Run], int]:
+        """How far a Soulseek binder should stream on past ``end``.
+
+        A stream cannot skip bytes, but it can run on: over pending bytes (nobody's), and over
+        the range of a much slower source — re-fetching the few bytes that source already got
+        (``waste``) — which then loses its range. Returns (new end, runs taken over, waste).
+        """
+        if binder.kind != SOULSEEK or not self.config.cost_based:
+            return end, [], 0
+        taken: list[Run] = []
+        waste = 0
+        budget = max(self.config.block_size, int(binder.rate * 0.25))
+        while end < self.rm.size:
+            seg = self.rm.segment_at(end)
+            if seg.state == ByteState.PENDING:
+                end = seg.end
+                continue
+            owner = seg.source
+            if seg.state >= ByteState.RECEIVED:
+                if waste + seg.size > budget or seg.end >= self.rm.size:
+                    break
+                after = self.rm.segment_at(seg.end)
+                if after.state != ByteState.IN_FLIGHT or after.source != owner:
+                    break
+                owner, skip = after.source, seg.size
+            else:
+                skip = 0
+            run = next((r for r in self.runs if r.source_id == owner and r.kind == SOULSEEK
+                        and r.owned_from <= end + skip < r.end), None)
+            if (run is None or run.virtual or run.duplicated or run.owned_from != end + skip
+                    or not (run.measured or run.verdict)
+                    or run.rate >= self.config.take_over_below * binder.rate):
+                break
+            waste += skip
+            taken.append(run)
+            end = run.end
+        return end, taken, waste
+
+    def _chained_steal(self, binder: Binder, victim: Run, span: ZoneSpan) -> Take | None:
+        """The steal from ``victim`` that streams on over slower runs after it, if any."""
+        end, chained, waste = self._chain(binder, victim.end)
+        if not chained:
+            return None
+        block = self.config.block_size
+        if end - victim.position < self.config.overlap_min_take:
+            binder = replace(binder, overlap=0)
+        x = chained_split(victim, binder, end, waste)
+        earliest = max(align_up(victim.position + block, block, victim.end), victim.owned_from)
+        new_end = max(align_up(int(x), block, victim.end), earliest)
+        if new_end >= victim.end or not self._owns(victim, new_end):
+            return None
+        kept = Run(victim.source_id, victim.kind, victim.position, new_end, victim.owned_from,
+                   victim.rate, victim.starts_at, victim.verdict)
+        mine = binder.starts_at + (end - new_end + waste + binder.overlap) / binder.rate
+        before = max([self._fin(victim, span.end), *(self._fin(r, span.end) for r in chained)])
+        saves = before - max(kept.finish(), mine)
+        if saves < self._threshold(victim, span, binder):
+            return None
+        start = new_end
+        if binder.overlap and new_end - binder.overlap >= earliest:
+            start = new_end - binder.overlap
+        names = ", ".join(r.source_id for r in chained)
+        return Take("steal", start, end, victim.source_id, victim.end, new_end, saves,
+                    f"take {describe_bytes(victim.end - new_end)} from {victim.source_id} and "
+                    f"stream on over slower {names}, saves {saves:.1f} s",
+                    taken_over=tuple(r.source_id for r in chained),
+                    finish=max(kept.finish(), mine))
+
+    def _take_over(self, binder: Binder, victim: Run, span: ZoneSpan) -> Take | None:
+        """Planning only: a source still negotiating holds a planned range. If this binder
+        would finish all of it sooner, it plans to take all of it (the late one is released
+        when it turns up with nothing left); otherwise they split it like any range."""
+        mine = binder.starts_at + (victim.remaining() + binder.overlap) / binder.rate
+        if mine + self._threshold(victim, span, binder) < victim.finish():
+            start = max(victim.position, victim.owned_from)
+            if start >= victim.end or not self._owns(victim, start):
+                return None
+            return Take("steal", start, victim.end, victim.source_id, victim.end, start,
+                        self._fin(victim, span.end) - mine, f"{victim.source_id} is not ready yet",
+                        finish=mine)
+        return None
+
+    def _race(self, binder: Binder, victim: Run, span: ZoneSpan) -> Take | None:
+        """Replace an underperforming transfer without closing it: race it from its position."""
+        if victim.duplicated or victim.virtual:
+            return None
+        start = victim.confirmed  # from what it confirmed, or the race would leave a gap
+        if start >= victim.end:
+            return None
+        why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, far slower than " \
+                                f"{binder.source_id}"
+        end, chained, _ = self._chain(binder, victim.end)
+        mine = binder.starts_at + (end - start) / binder.rate
+        before = max([self._fin(victim, span.end), *(self._fin(r, span.end) for r in chained)])
+        if before - mine < self._threshold(victim, span, binder):
+            return None
+        return Take("duplicate", start, end, victim.source_id, victim.end, saves=before - mine,
+                    reason=f"race {victim.source_id}: {why}",
+                    taken_over=tuple(r.source_id for r in chained), finish=mine)
+

@@ -1,0 +1,104 @@
+"""Runtime bookkeeping of a swarm session: sources, their transfers and their measured rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .decisions import SourceKind, SourceState
+from .snapshot import RequestView
+from .stall import ProgressSample, TransferWatch
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source of the file: one peer sharing an identical copy."""
+
+    source_id: str
+    kind: SourceKind
+    peer_id: str = ""  # defaults to source_id
+    advertised_speed: float | None = None  # bytes/s, from search results
+
+    @property
+    def peer(self) -> str:
+        return self.peer_id or self.source_id
+
+
+@dataclass
+class Transfer:
+    """One request to a source, from the session's side."""
+
+    request_id: int
+    source_id: str
+    start: int
+    end: int
+    requested_at: float
+    position: int = -1  # next byte expected; starts at ``start``
+    first_byte_at: float | None = None
+    progress_at: float = 0.0
+    duplicate_of: str | None = None
+    verify_only: bool = False  # a tie-break fetch of one block
+    delivered: int = 0  # bytes this transfer delivered (counted even if duplicates)
+    samples: list[ProgressSample] = field(default_factory=list)
+    timed_out: bool = False  # a stall verdict was already recorded for it
+    alone: bool = True  # requested while the source had nothing else in flight
+    sample_bytes: int = 0  # bytes since the last throughput sample
+    sample_since: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.position < 0:
+            self.position = self.start
+        self.progress_at = self.requested_at
+
+    def view(self) -> RequestView:
+        return RequestView(self.start, self.position, self.end, self.progress_at,
+                           self.first_byte_at, self.duplicate_of)
+
+    def watch(self) -> TransferWatch:
+        return TransferWatch(self.source_id, self.requested_at, self.first_byte_at, self.samples)
+
+
+@dataclass
+class SourceRuntime:
+    spec: SourceSpec
+    state: SourceState = "idle"
+    negotiation_started: float | None = None
+    negotiations: int = 0
+    transfers: dict[int, Transfer] = field(default_factory=dict)
+    # (time, cumulative bytes) of everything this source delivered, for its recent rate.
+    history: list[tuple[float, int]] = field(default_factory=list)
+    delivered: int = 0
+    backoff_until: float = 0.0
+    suspended: str | None = None  # why the source may not be used (trace, conviction)
+
+    @property
+    def source_id(self) -> str:
+        return self.spec.source_id
+
+    def record_bytes(self, size: int, now: float) -> None:
+        self.delivered += size
+        if self.history and self.history[-1][0] == now:
+            self.history[-1] = (now, self.delivered)
+        else:
+            self.history.append((now, self.delivered))
+            if len(self.history) > 64:
+                del self.history[:32]
+
+    def stream_started(self, now: float) -> None:
+        """A transfer started after the source was idle: measure its rate from here."""
+        if not any(t.first_byte_at is not None for t in self.transfers.values()):
+            self.history = [(now, self.delivered)]
+
+    def recent_rate(self, now: float, samples: int = 6) -> float | None:
+        """Bytes/s over the last few deliveries, stretched to ``now`` so that silence lowers it.
+
+        None before two samples exist (the caller falls back to a prior).
+        """
+        if len(self.history) < 2:
+            return None
+        k = min(samples, len(self.history) - 1)
+        t0, b0 = self.history[-1 - k]
+        t1, b1 = self.history[-1]
+        span = max(now, t1) - t0
+        if span <= 0:
+            return None
+        return (b1 - b0) / span

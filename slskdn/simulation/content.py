@@ -1,0 +1,95 @@
+"""Real bytes for simulated files, corrupt copies of them, and an in-memory part file."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Collection
+
+
+def make_content(size: int, seed: int) -> bytes:
+    """Deterministic pseudo-random file content."""
+    return random.Random(seed).randbytes(size)
+
+
+def sha256(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def block_digest(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ServedCopy:
+    """The bytes one source serves: the true content, except for its corrupt blocks."""
+
+    def __init__(self, content: bytes, block_size: int, corrupt_blocks: Collection[int]) -> None:
+        self.content = content
+        self.block_size = block_size
+        self.corrupt = frozenset(corrupt_blocks)
+        self._view = memoryview(content)
+
+    def read(self, start: int, end: int) -> bytes | bytearray | memoryview:
+        if not self.corrupt:
+            return self._view[start:end]
+        first, last = start // self.block_size, (end - 1) // self.block_size
+        if not any(b in self.corrupt for b in range(first, last + 1)):
+            return self._view[start:end]
+        out = bytearray(self._view[start:end])
+        for b in range(first, last + 1):
+            if b in self.corrupt:
+                lo = max(b * self.block_size, start)
+                hi = min((b + 1) * self.block_size, end)
+                # Flip bits in a way that depends on the offset so every block differs.
+                for i in range(lo - start, hi - start, 97):
+                    out[i] ^= 0x5A
+        return out
+
+
+class MemoryPartFile:
+    """The part file in memory. The first write of a byte wins until it is discarded, exactly
+    like the network layer writing into a real part file at offsets."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data = bytearray(size)
+        self._written = bytearray(size)  # 1 where a byte has been written
+
+    def write(self, offset: int, data: bytes | bytearray | memoryview) -> int:
+        """Write what is not written yet; returns the number of bytes actually written."""
+        end = offset + len(data)
+        mask = self._written
+        if mask.find(1, offset, end) == -1:  # the common case: nothing there yet
+            self.data[offset:end] = data
+            mask[offset:end] = b"\x01" * (end - offset)
+            return end - offset
+        written = 0
+        pos = offset
+        while pos < end:
+            free = mask.find(0, pos, end)
+            if free == -1:
+                break
+            taken = mask.find(1, free, end)
+            stop = end if taken == -1 else taken
+            self.data[free:stop] = data[free - offset : stop - offset]
+            mask[free:stop] = b"\x01" * (stop - free)
+            written += stop - free
+            pos = stop
+        return written
+
+    def sha256(self) -> str:
+        return sha256(self.data)
+
+    def block_digests(self, block_size: int) -> dict[int, str]:
+        view = memoryview(self.data)
+        return {i: block_digest(view[s : s + block_size])
+                for i, s in enumerate(range(0, self.size, block_size))}
+
+    def digest(self, start: int, end: int) -> str:
+        return block_digest(memoryview(self.data)[start:end])
+
+    def discard(self, start: int, end: int) -> None:
+        self._written[start:end] = bytes(end - start)
+
+    def complete(self) -> bool:
+        return self._written.find(0) == -1

@@ -1,0 +1,106 @@
+"""Run a swarm session against a simulated scenario and measure what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from slskdn.domain.swarm.decisions import Decision, RangeServed
+from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
+from slskdn.domain.swarm.tracking import SourceSpec
+
+from .clock import EventLoop
+from .content import MemoryPartFile, make_content, sha256
+from .scenario import Scenario
+from .transport import SimulatedTransport
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    scenario: str
+    finished: bool
+    time: float  # seconds until the file was complete and checked (inf if never)
+    sha256_ok: bool
+    outcome: SwarmOutcome | None
+    delivered_bytes: int  # everything the network delivered, overshoot included
+    wasted_bytes: int  # delivered beyond the file size
+    corrupt_sources: frozenset[str]  # sources that served corrupt blocks
+    corrupt_served: frozenset[str]  # ... and actually delivered at least one of them
+    convicted: frozenset[str]
+    prefix_time: float | None  # when the watched prefix was complete (playback)
+    reported_bytes: int  # bytes the session reported as served (RangeServed observations)
+    overshoot_bytes: int  # bytes that arrived past a moved end and were thrown away
+    decisions: tuple[tuple[float, Decision], ...]
+    events: int
+
+
+def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
+                 prefix_bytes: int | None = None, stop_at_prefix: bool = False,
+                 time_limit: float = 3600.0) -> SimulationResult:
+    """Simulate downloading the scenario's file with the swarm policy."""
+    config = config or SessionConfig()
+    block = config.scheduler.block_size
+    loop = EventLoop()
+    content = make_content(scenario.file_size, scenario.seed)
+    expected = sha256(content)
+    part = MemoryPartFile(scenario.file_size)
+    transport = SimulatedTransport(loop, scenario, content, part, block)
+    specs = [SourceSpec(s.source_id, s.kind, advertised_speed=s.advertised_speed)
+             for s in scenario.sources]
+    session = SwarmSession(scenario.file_size, specs, transport, part, config,
+                           expected_sha256=expected if scenario.reference_known else None)
+    transport.listener = session
+    if prefix_bytes is not None:
+        session.watch_prefix(prefix_bytes)
+    interval = config.scheduler.rebalance_interval
+
+    def tick() -> None:
+        if not session.done:
+            session.tick(loop.now)
+            loop.call_later(interval, tick)
+
+    def finished() -> bool:
+        if stop_at_prefix and prefix_bytes is not None and prefix_bytes in session.prefix_ready_at:
+            return True
+        return session.done
+
+    session.start(0.0)
+    loop.call_later(interval, tick)
+    loop.run(finished, time_limit)
+    outcome = session.outcome
+    complete = outcome is not None and outcome.complete
+    corrupt = frozenset(s.source_id for s in scenario.sources if s.corrupt)
+    served = frozenset(sid for sid in corrupt if _served_corrupt(session, sid, scenario))
+    delivered = transport.delivered + transport.overshoot
+    return SimulationResult(
+        scenario=scenario.name,
+        finished=complete,
+        time=outcome.finished_at if complete and outcome and outcome.finished_at is not None
+        else float("inf"),
+        sha256_ok=complete and part.sha256() == expected,
+        outcome=outcome,
+        delivered_bytes=delivered,
+        wasted_bytes=max(0, delivered - scenario.file_size),
+        corrupt_sources=corrupt,
+        corrupt_served=served,
+        convicted=frozenset(session.ledger.convicted),
+        prefix_time=session.prefix_ready_at.get(prefix_bytes) if prefix_bytes else None,
+        overshoot_bytes=transport.overshoot,
+        reported_bytes=sum(o.size for o in session.observations if isinstance(o, RangeServed)),
+        decisions=tuple(session.decisions),
+        events=loop.events_run,
+    )
+
+
+def _served_corrupt(session: SwarmSession, source_id: str, scenario: Scenario) -> bool:
+    """Did the source deliver any byte of a block it corrupts? (Only then is it detectable.)"""
+    block = session.ledger.block_size
+    bad = scenario.source(source_id).corrupt_blocks
+    for start, end in session.served_ranges.get(source_id, []):
+        first, last = start // block, (end - 1) // block
+        if any(b in bad for b in range(first, last + 1)):
+            return True
+    return False
+
+
+def with_reference(scenario: Scenario, known: bool) -> Scenario:
+    return replace(scenario, reference_known=known)
