@@ -21,7 +21,7 @@ from slskdn.cli.common import (
     print_json,
     progress_reporter,
 )
-from slskdn.domain.canonical import CanonicalConstraints, canonical_order
+from slskdn.domain.canonical import CanonicalConstraints
 from slskdn.library.scan import ScanError, check_paths, scan
 from slskdn.logs import get_logger
 from slskdn.projections import library as library_view
@@ -177,9 +177,8 @@ def canonical_cmd(
         engine.catch_up()
         with engine.projections["library"].engine.connect() as conn:
             if recording is not None:
-                variants = library_view.variants_of_recording(conn, recording)
-                ordered = canonical_order(
-                    variants, CanonicalConstraints(lossless_only=lossless_only)
+                ordered = library_view.canonical_candidates(
+                    conn, recording, CanonicalConstraints(lossless_only=lossless_only)
                 )
                 result: dict[str, Any] = {
                     "recording_id": recording,

@@ -14,7 +14,13 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from slskdn.domain.canonical import Variant, bitrate_bucket, codec_profile
+from slskdn.domain.canonical import (
+    CanonicalConstraints,
+    Variant,
+    bitrate_bucket,
+    canonical_order,
+    codec_profile,
+)
 from slskdn.domain.library_file import LibraryFile
 from slskdn.projections.framework import Projection
 from slskdn.projections.rows import upsert
@@ -168,6 +174,13 @@ def variants_of_recording(conn: sa.Connection, recording_id: str) -> list[Varian
     t = library_files
     query = sa.select(t).where(t.c.recording_id == recording_id, t.c.status == "ok")
     return [_variant(r) for r in conn.execute(query).mappings()]
+
+
+def canonical_candidates(
+    conn: sa.Connection, recording_id: str, constraints: CanonicalConstraints | None = None
+) -> list[Variant]:
+    """Local variants of a recording, best first (domain.canonical's order)."""
+    return canonical_order(variants_of_recording(conn, recording_id), constraints)
 
 
 def recording_stats(conn: sa.Connection, recording_id: str) -> list[dict[str, Any]]:

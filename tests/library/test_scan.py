@@ -140,10 +140,8 @@ def test_the_same_recording_in_two_files_is_ranked_lossless_first(
         tmp_path / "m" / "x-transcode.flac", "mp3_128_to_flac", tags=spec(1, recording, release)
     )
     scan(engine, [tmp_path / "m"])
-    from slskdn.domain.canonical import canonical_order
-
     with engine.projections["library"].engine.connect() as conn:
-        ordered = canonical_order(view.variants_of_recording(conn, recording))
+        ordered = view.canonical_candidates(conn, recording)
         stats = view.recording_stats(conn, recording)
         tracks = view.release_stats(conn, release)
     assert [Path(v.path).name for v in ordered] == ["x.flac", "x.mp3", "x-transcode.flac"]
