@@ -16,6 +16,7 @@ from slskdn.cli import (
     library_cmd,
     mb,
     projections_cmd,
+    sandbox_cmd,
     swarm_cmd,
 )
 from slskdn.cli.common import state
@@ -71,6 +72,7 @@ daemon_cmd.register(app)
 library_cmd.register(app)
 doctor_cmd.register(app)
 swarm_cmd.register(app)
+sandbox_cmd.register(app)
 app.add_typer(mb.app, name="mb")
 
 
