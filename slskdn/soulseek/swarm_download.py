@@ -1,0 +1,196 @@
+"""One file from several Soulseek peers at once, through the engine (swarm + actors + log).
+
+``download_multi_source`` does for real peers what ``simulation.through_engine.simulate`` does
+for simulated ones: a Transfer aggregate with the sources, a ``SwarmSession`` over a
+``SoulseekRangeTransport`` and a ``DiskPartFile``, a ``SwarmDriver`` actor, the listener wired
+to it (``tell`` from the loop thread), ticks every rebalance interval on the engine's loop with
+``time.monotonic()`` (the transport's clock), and the actors flushed at the end. On success the
+part file becomes ``dest_path``; on failure it is kept (the reason says why).
+
+It blocks its caller until the swarm finishes, so call it from a thread other than the
+engine's loop thread (the Soulseek session must run on that loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from slskdn.actors.swarm_driver import SwarmDriver, SwarmListener
+from slskdn.actors.swarm_events import SourcePeer, SwarmRecorder
+from slskdn.domain.ids import new_id, peer_id
+from slskdn.domain.swarm.decisions import SOULSEEK
+from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
+from slskdn.domain.swarm.tracking import SourceSpec
+from slskdn.domain.transfer import Transfer
+from slskdn.engine import Engine
+from slskdn.logs import get_logger
+
+from .client import SoulseekSession
+from .swarm_transport import DiskPartFile, SoulseekRangeTransport
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SwarmDownloadResult:
+    """What a multi-source download did. ``bytes_by_peer``: bytes each username delivered
+    that the swarm counted (duplicates included, bytes past a cut excluded)."""
+
+    transfer_id: UUID
+    ok: bool
+    sha256: str | None
+    seconds: float
+    bytes_by_peer: dict[str, int]
+    part_path: Path
+    dest_path: Path | None  # set when the file was moved into place
+    verified: bool = False  # the whole-file check against a known SHA-256 passed
+    convicted: dict[str, str] = field(default_factory=dict)  # username -> reason
+    reason: str | None = None  # why it failed (None when ok)
+    delivered_bytes: int = 0
+
+
+def download_multi_source(
+    engine: Engine,
+    session: SoulseekSession,
+    sources: Sequence[tuple[str, str]],
+    size: int,
+    dest_path: Path,
+    config: SessionConfig | None = None,
+    *,
+    expected_sha256: str | None = None,
+    part_path: Path | None = None,
+    time_limit: float = 3600.0,
+    start_timeout: float | None = None,
+    stall_timeout: float = 60.0,
+    filename: str | None = None,
+) -> SwarmDownloadResult:
+    """Fetch the ``size``-byte file that each (username, remote path) in ``sources`` shares.
+
+    ``dest_path`` must lie inside the session's download directory; the part file is
+    ``dest_path`` + ``.part`` unless given. ``expected_sha256`` (when known) lets the swarm
+    check the whole file and trace corruption to a peer; without it only disagreements between
+    peers on overlapping blocks can expose a corrupt peer.
+    """
+    actors, loop_thread = engine.actors, engine.loop
+    if actors is None or loop_thread is None:
+        raise RuntimeError("the engine is not started")
+    if _on_loop(loop_thread.loop):
+        raise RuntimeError("download_multi_source blocks: do not call it on the engine's loop")
+    if size <= 0 or not sources:
+        raise ValueError("need a positive size and at least one source")
+    dest_path = _inside(Path(session.config.download_dir), Path(dest_path))
+    part_path = Path(part_path) if part_path is not None else dest_path.with_name(
+        dest_path.name + ".part")
+    config = config or SessionConfig()
+
+    users = list(dict.fromkeys(user for user, _ in sources))  # one source per peer
+    remote = {user: path for user, path in reversed(list(sources))}
+    remote = {user: remote[user] for user in users}
+    peers = {user: SourcePeer(peer_id(user, SOULSEEK), user, SOULSEEK) for user in users}
+    transfer_id = new_id(engine.clock())
+    tlog = log.bind(transfer_id=str(transfer_id))
+    name = filename or dest_path.name
+    actors.command(
+        transfer_id,
+        Transfer.add_sources,
+        create=lambda id, at: Transfer.create(id=id, at=at, filename=name, size_bytes=size),
+        sources=[{"peer_id": str(p.peer_id), "username": p.username, "kind": p.kind}
+                 for p in peers.values()],
+    ).result(timeout=60)
+
+    part = DiskPartFile(part_path, size)
+    part.prepare()
+    transport = SoulseekRangeTransport(
+        session, loop_thread.loop, {user: (user, remote[user]) for user in users}, part,
+        block_size=config.scheduler.block_size, start_timeout=start_timeout,
+        stall_timeout=stall_timeout, transfer_id=str(transfer_id))
+    specs = [SourceSpec(user, SOULSEEK, peer_id=str(peers[user].peer_id)) for user in users]
+    swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256)
+    driver = SwarmDriver.start(swarm, SwarmRecorder(transfer_id, peers), actors)
+    listener = SwarmListener(driver)
+    transport.listener = listener
+    finished = driver.proxy().finished.get()
+    interval = config.scheduler.rebalance_interval
+    tlog.info("multi-source download started", peers=users, size=size, part=str(part_path))
+
+    def tick() -> None:  # on the loop thread: tell only
+        if not finished.done():
+            listener.call("tick", time.monotonic())
+            loop_thread.loop.call_later(interval, tick)
+
+    started = time.monotonic()
+    outcome: SwarmOutcome | None = None
+    failure: str | None = None
+    try:
+        listener.call("start", started)
+        loop_thread.loop.call_soon_threadsafe(
+            lambda: loop_thread.loop.call_later(interval, tick))
+        try:
+            outcome = finished.result(timeout=time_limit)
+        except FutureTimeout:
+            failure = f"not finished within {time_limit:.0f} s"
+        except Exception as exc:  # the driver crashed
+            failure = f"swarm driver failed: {exc!r}"
+    finally:
+        driver.stop()
+        try:
+            loop_thread.submit(transport.close()).result(timeout=30)
+        except Exception as exc:  # never hide the download's own result behind this
+            tlog.warning("could not close the transport cleanly", error=repr(exc))
+    seconds = time.monotonic() - started
+    if outcome is None or not outcome.complete:
+        failure = failure or (outcome.failure if outcome else None) or "swarm did not complete"
+        if outcome is None:  # the driver never recorded an end: do it here
+            actors.tell(transfer_id, Transfer.abort, reason=failure)
+    sha = None
+    if failure is None:
+        sha = part.sha256()  # after every stream closed: what is really on disk
+        assert outcome is not None
+        if outcome.sha256 and sha != outcome.sha256:
+            failure = "the part file changed after the swarm verified it"
+        elif expected_sha256 and sha != expected_sha256:
+            failure = f"SHA-256 {sha} differs from the expected {expected_sha256}"
+    actors.flush([transfer_id, *(p.peer_id for p in peers.values())])
+    part.close()
+
+    served = {user: sum(b - a for a, b in ranges)
+              for user, ranges in swarm.served_ranges.items()}
+    convicted = dict(outcome.convicted) if outcome else {}
+    moved: Path | None = None
+    if failure is None:
+        dest_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part_path, dest_path)
+        moved = dest_path
+        tlog.info("multi-source download done", seconds=round(seconds, 3), sha256=sha,
+                  bytes_by_peer=served, convicted=convicted)
+    else:
+        tlog.warning("multi-source download failed; part file kept", reason=failure,
+                     part=str(part_path), bytes_by_peer=served)
+    return SwarmDownloadResult(
+        transfer_id=transfer_id, ok=failure is None, sha256=sha, seconds=seconds,
+        bytes_by_peer=served, part_path=part_path, dest_path=moved,
+        verified=bool(outcome and outcome.verified), convicted=convicted, reason=failure,
+        delivered_bytes=outcome.delivered_bytes if outcome else 0)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _inside(directory: Path, path: Path) -> Path:
+    """``path`` resolved; refuses anything outside ``directory``."""
+    root = directory.resolve()
+    target = (path if path.is_absolute() else root / path).resolve()
+    if target != root and root not in target.parents:
+        raise ValueError(f"{path} is outside the download directory {root}")
+    return target
