@@ -17,6 +17,7 @@ from slskdn.cli import (
     mb,
     projections_cmd,
     sandbox_cmd,
+    soulseek_cmd,
     swarm_cmd,
 )
 from slskdn.cli.common import state
@@ -72,6 +73,7 @@ daemon_cmd.register(app)
 library_cmd.register(app)
 doctor_cmd.register(app)
 swarm_cmd.register(app)
+soulseek_cmd.register(app)
 sandbox_cmd.register(app)
 app.add_typer(mb.app, name="mb")
 

@@ -35,3 +35,36 @@ def test_the_sandbox_comes_up_reports_its_peers_and_goes_down(tmp_path: Path) ->
     gone = slskdn(tmp_path, "sandbox", "status", "--json")
     assert gone.returncode == 1
     assert json.loads(gone.stdout) == {"running": False, "root": str(tmp_path / "sandbox")}
+
+
+def test_search_download_and_demo_against_the_sandbox(tmp_path: Path) -> None:
+    try:
+        state = json.loads(slskdn(tmp_path, "sandbox", "up", "--json").stdout)
+        track = next(f for f in state["files"] if f["path"].endswith("02 - Track 2.flac"))
+        found = slskdn(tmp_path, "search", "Track 2", "--sandbox", "--window", "2", "--json")
+        assert found.returncode == 0, found.stderr
+        groups = json.loads(found.stdout)
+        assert (groups[0]["name"], groups[0]["size"], groups[0]["sources"]) == (
+            "02 - Track 2.flac", track["size"], 5,
+        )  # fmt: skip
+        got = slskdn(tmp_path, "download", "--query", "Track 2", "--sandbox", "--window", "2",
+                     "--json")  # fmt: skip
+        assert got.returncode == 0, got.stderr
+        outcome = json.loads(got.stdout)
+        assert outcome["ok"] and outcome["sha256"] == track["sha256"]
+        assert len([p for p, n in outcome["bytes_by_peer"].items() if n > 0]) >= 2
+        assert Path(outcome["path"]).is_relative_to(tmp_path / "sandbox" / "downloads")
+        audit = json.loads(
+            slskdn(tmp_path, "audit", "transfer", outcome["transfer_id"], "--json").stdout
+        )
+        assert audit["status"] == "completed"
+        demo = json.loads(slskdn(tmp_path, "sandbox", "demo", "--json").stdout)
+        assert demo["ok"] and demo["sha256_ok"]
+    finally:
+        slskdn(tmp_path, "sandbox", "down")
+
+
+def test_download_without_credentials_or_sandbox_says_what_to_set(tmp_path: Path) -> None:
+    result = slskdn(tmp_path, "download", "--query", "anything")
+    assert result.returncode == 2
+    assert "soulseek.username" in result.stderr
