@@ -34,7 +34,7 @@ def add(
     title: Annotated[str, typer.Option(help="A name for people.")] = "",
     json_output: JsonOption = False,
 ) -> None:
-    """Create a job (it is picked up by the daemon)."""
+    """Record a job. Nothing runs jobs yet: release downloads will (see docs/cli.md)."""
     engine = _engine()
     try:
         job_id = engine.create_job(kind, target, title=title).result(timeout=60)
