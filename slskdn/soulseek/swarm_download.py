@@ -19,11 +19,13 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
 from slskdn.actors.swarm_driver import SwarmDriver, SwarmListener
 from slskdn.actors.swarm_events import SourcePeer, SwarmRecorder
+from slskdn.audio.flac_md5 import audio_md5_matches
 from slskdn.domain.ids import new_id, peer_id
 from slskdn.domain.swarm.decisions import SOULSEEK
 from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
@@ -112,7 +114,13 @@ def download_multi_source(
         block_size=config.scheduler.block_size, start_timeout=start_timeout,
         stall_timeout=stall_timeout, transfer_id=str(transfer_id))
     specs = [SourceSpec(user, SOULSEEK, peer_id=str(peers[user].peer_id)) for user in users]
-    swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256)
+    # Soulseek tells nobody a file's SHA-256; a FLAC checks itself (decoded audio against the
+    # MD5 in STREAMINFO), and a failure is traced to the source that sent the bad bytes.
+    content_check = None
+    if expected_sha256 is None and (filename or dest_path.name).lower().endswith(".flac"):
+        content_check = partial(audio_md5_matches, part_path)
+    swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256,
+                         content_check=content_check)
     driver = SwarmDriver.start(swarm, SwarmRecorder(transfer_id, peers), actors)
     listener = SwarmListener(driver)
     transport.listener = listener

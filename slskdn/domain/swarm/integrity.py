@@ -23,7 +23,7 @@ convicted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -238,8 +238,13 @@ class WholeFileCheck:
     a dispute that a third opinion settles at once.
     """
 
-    def __init__(self, expected_sha256: str | None, max_rounds: int = 8) -> None:
+    def __init__(self, expected_sha256: str | None, max_rounds: int = 8,
+                 content_check: Callable[[], bool | None] | None = None) -> None:
         self.expected = expected_sha256
+        # Without a known SHA-256, a check of the content itself (FLAC: the decoded audio
+        # against STREAMINFO's MD5), done by an adapter: True, False, or None (cannot tell).
+        self.content_check = content_check
+        self._checked: tuple[str, bool | None] | None = None
         self.max_rounds = max_rounds
         self.suspects: tuple[str, ...] = ()
         self.cleared: set[str] = set()
@@ -248,7 +253,17 @@ class WholeFileCheck:
 
     @property
     def has_reference(self) -> bool:
-        return self.expected is not None
+        return self.expected is not None or self.content_check is not None
+
+    def passes(self, sha256: str) -> bool | None:
+        """Whether the assembled file is right; None when nothing can tell."""
+        if self.expected is not None:
+            return sha256 == self.expected
+        if self.content_check is None:
+            return None
+        if self._checked is None or self._checked[0] != sha256:
+            self._checked = (sha256, self.content_check())  # decoding is costly: once per content
+        return self._checked[1]
 
     def judge(self, sha256: str, unverified_bytes: Mapping[str, int],
               disputes: Mapping[str, int], reputation: Mapping[str, float],
@@ -257,10 +272,11 @@ class WholeFileCheck:
         """``convictions`` counts sources convicted so far in the session: if another source
         was convicted while a group was re-checked, the fix cannot be pinned on the group.
         ``rates`` (bytes/s, zero for a dead source) keep half the capacity out of a group."""
-        if self.expected is None:
+        passed = self.passes(sha256)
+        if passed is None:
             return FileUnverifiable("no reference digest to check the file against")
         previous, self.suspects = self.suspects, ()
-        if sha256 == self.expected:
+        if passed:
             pinned = (len(previous) == 1 and convictions == self._convictions_at_recheck)
             return FileAccepted(previous[0] if pinned else None)
         self.cleared.update(previous)

@@ -10,7 +10,7 @@ turns ``decisions`` and ``observations`` into events.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .cost import CostParams
@@ -82,6 +82,7 @@ class SwarmSession(Verification):
                  part_file: PartFile, config: SessionConfig | None = None,
                  metrics: MetricsBook | None = None, reputations: ReputationBook | None = None,
                  expected_sha256: str | None = None,
+                 content_check: Callable[[], bool | None] | None = None,
                  reference_blocks: Mapping[int, str] | None = None) -> None:
         self.file_size = file_size
         self.config = config or SessionConfig()
@@ -100,7 +101,8 @@ class SwarmSession(Verification):
         self.prefix_ready_at: dict[int, float] = {}
         self.served_ranges: dict[str, list[tuple[int, int]]] = {}  # what each source delivered
         self.outcome: SwarmOutcome | None = None
-        self.end_check = WholeFileCheck(expected_sha256, self.config.max_trace_rounds)
+        self.end_check = WholeFileCheck(expected_sha256, self.config.max_trace_rounds,
+                                        content_check)
         self._watched: list[int] = []
         self._pieces: list[tuple[str, int, int, str]] = []  # partial-block digests per source
         self._tie_breaks: dict[int, str | None] = {}  # disputed block -> third source asked
