@@ -7,7 +7,8 @@ A file of --size-mb MB is shared by sandbox peers capped at --caps MiB/s; the pe
 (through a real Engine: actors, event store) downloads it from all of them; then the fastest
 peer alone downloads it, in the same run, as the single-best baseline. T* comes from the same
 caps and the kill time: every source from t = 0 (negotiation counted as zero, so the bound
-is optimistic), with the 1 s burst aioslsk's limiter allows each peer before throttling. The last line is one JSON object.
+is optimistic), with the 1 s burst aioslsk's limiter allows each peer before throttling.
+The last line is one JSON object.
 
 Everything runs in one process: the sandbox's peers, the server and the downloader share one
 asyncio loop and the GIL, so the figures measure the protocol and the scheduling, not six
