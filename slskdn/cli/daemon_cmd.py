@@ -1,24 +1,40 @@
-"""`slskdn daemon`: run the engine until SIGINT or SIGTERM, then shut down cleanly."""
+"""`slskdn daemon`: run the engine — and the Soulseek session when configured — until SIGINT
+or SIGTERM, then shut down cleanly.
+
+With `soulseek.username`/`soulseek.password` set (or `--sandbox`), the daemon logs in and
+shares `library.directories`; without credentials it runs the engine alone and says so.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
 from types import FrameType
+from typing import Annotated
 
 import typer
 
 from slskdn.cli.common import current_settings, fail
+from slskdn.cli.sandbox_cmd import RootOption
 from slskdn.engine import Engine
 from slskdn.logs import get_logger
+from slskdn.soulseek.client import SoulseekSession
 from slskdn.storage.database import StoreUnavailable
 
 log = get_logger(__name__)
 
 
-def daemon() -> None:
-    """Start the engine and keep it running until interrupted."""
+def daemon(
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Connect to the running `slskdn sandbox`.")
+    ] = False,
+    root: RootOption = None,
+) -> None:
+    """Start the engine (and the Soulseek session) and keep running until interrupted."""
+    from slskdn.cli.soulseek_cmd import _config
+
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -27,15 +43,40 @@ def daemon() -> None:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    settings = current_settings()
+    wants_soulseek = sandbox or bool(settings.soulseek.username)
+    config = None
+    if wants_soulseek:
+        shares = [p.expanduser() for p in settings.library.directories]
+        config = dataclasses.replace(_config(sandbox, root, "slskdn-daemon"), share_dirs=shares)
     try:
-        engine = Engine(current_settings()).start()
+        engine = Engine(settings).start()
     except StoreUnavailable as exc:
         fail(str(exc))
-    log.info("daemon running", pid=os.getpid(), database=engine.location.display())
+    session = None
     try:
+        if config is not None:
+            assert engine.loop is not None
+            session = SoulseekSession(config)
+            try:
+                engine.loop.submit(session.start()).result(config.login_timeout + 10)
+            except Exception as exc:
+                fail(f"cannot log in to {config.host}:{config.port} as {config.username}: {exc}")
+            log.info(
+                "soulseek connected", server=f"{config.host}:{config.port}",
+                username=config.username, shares=[str(p) for p in config.share_dirs],
+            )  # fmt: skip
+        else:
+            log.info("soulseek not configured: set soulseek.username and soulseek.password")
+        log.info("daemon running", pid=os.getpid(), database=engine.location.display())
         while not stop.wait(0.5):
             pass
     finally:
+        if session is not None and engine.loop is not None:
+            try:
+                engine.loop.submit(session.stop()).result(30)
+            except Exception as exc:
+                log.warning("soulseek session did not stop cleanly", error=repr(exc))
         engine.stop()
     log.info("daemon stopped")
 

@@ -68,3 +68,41 @@ def test_download_without_credentials_or_sandbox_says_what_to_set(tmp_path: Path
     result = slskdn(tmp_path, "download", "--query", "anything")
     assert result.returncode == 2
     assert "soulseek.username" in result.stderr
+
+
+def test_the_daemon_logs_in_shares_the_library_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    music = tmp_path / "Music" / "Daemon Artist"
+    music.mkdir(parents=True)
+    (music / "Only On The Daemon.flac").write_bytes(b"fLaC" + bytes(range(256)) * 40)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLSKDN_")}
+    env.update(
+        {"SLSKDN_APP_DIR": str(tmp_path), "SLSKDN_LIBRARY_DIRECTORIES": f"[{tmp_path / 'Music'}]"}
+    )
+    daemon = None
+    try:
+        assert slskdn(tmp_path, "sandbox", "up").returncode == 0
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "slskdn.cli.main", "--log-format", "json", "daemon",
+             "--sandbox"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert daemon.stderr is not None
+        deadline = time.monotonic() + 60
+        for line in daemon.stderr:
+            if "daemon running" in line or time.monotonic() > deadline:
+                break
+        found = json.loads(
+            slskdn(
+                tmp_path, "search", "Only On The Daemon", "--sandbox", "--window", "2", "--json"
+            ).stdout
+        )
+        assert [o["username"] for g in found for o in g["offers"]] == ["slskdn-daemon"]
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+        slskdn(tmp_path, "sandbox", "down")
