@@ -59,12 +59,3 @@ class LoopThread:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-
-def resolve_on_loop(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[T], value: T) -> None:
-    """Set an asyncio future's result from an actor thread."""
-
-    def _set() -> None:
-        if not waiter.done():
-            waiter.set_result(value)
-
-    loop.call_soon_threadsafe(_set)

@@ -33,7 +33,7 @@ def daemon(
     root: RootOption = None,
 ) -> None:
     """Start the engine (and the Soulseek session) and keep running until interrupted."""
-    from slskdn.cli.soulseek_cmd import _config
+    from slskdn.cli.soulseek_cmd import session_settings
 
     stop = threading.Event()
 
@@ -48,7 +48,9 @@ def daemon(
     config = None
     if wants_soulseek:
         shares = [p.expanduser() for p in settings.library.directories]
-        config = dataclasses.replace(_config(sandbox, root, "slskdn-daemon"), share_dirs=shares)
+        config = dataclasses.replace(
+            session_settings(sandbox, root, "slskdn-daemon"), share_dirs=shares
+        )
     try:
         engine = Engine(settings).start()
     except StoreUnavailable as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
+from uuid import UUID
 
 import typer
 from rich.table import Table
@@ -24,6 +25,7 @@ from slskdn.domain.diagnosis import KINDS
 from slskdn.domain.errors import DomainError
 from slskdn.domain.health_issue import STATUSES, HealthIssue
 from slskdn.engine import Engine
+from slskdn.history import event_record
 from slskdn.library.scan import ScanError, check_paths
 from slskdn.projections import health as health_view
 
@@ -163,8 +165,6 @@ def show_cmd(
         engine.catch_up()
         row = _one(engine, issue)
         assert engine.store is not None
-        from slskdn.history import event_record
-
         history = [event_record(e) for e in engine.store.events_of(_uuid(row))]
     record = {**_record(row), "history": history}
     if json_output:
@@ -241,9 +241,7 @@ def _one(engine: Engine, prefix: str) -> dict[str, Any]:
     return found[0]
 
 
-def _uuid(row: dict[str, Any]) -> Any:
-    from uuid import UUID
-
+def _uuid(row: dict[str, Any]) -> UUID:
     return UUID(row["issue_id"])
 
 

@@ -8,23 +8,14 @@ import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from slskdn.cli.common import EXIT_BAD_INPUT, console, current_settings, fail, print_json
+from slskdn.cli.common import EXIT_BAD_INPUT, console, engine_session, fail, print_json
 from slskdn.domain.errors import DomainError
 from slskdn.domain.ids import as_ulid, parse_id
 from slskdn.domain.job import Job, JobKind
-from slskdn.engine import Engine
 from slskdn.projections.activity import job_activity
-from slskdn.storage.database import StoreUnavailable
 
 jobs_app = typer.Typer(help="Download jobs.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _engine() -> Engine:
-    try:
-        return Engine(current_settings()).start()
-    except StoreUnavailable as exc:
-        fail(str(exc))
 
 
 @jobs_app.command("add")
@@ -35,13 +26,11 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Record a job. Nothing runs jobs yet: release downloads will (see docs/cli.md)."""
-    engine = _engine()
-    try:
-        job_id = engine.create_job(kind, target, title=title).result(timeout=60)
-    except DomainError as exc:
-        fail(str(exc), code=EXIT_BAD_INPUT)
-    finally:
-        engine.stop()
+    with engine_session() as engine:
+        try:
+            job_id = engine.create_job(kind, target, title=title).result(timeout=60)
+        except DomainError as exc:
+            fail(str(exc), code=EXIT_BAD_INPUT)
     if json_output:
         print_json({"job_id": str(job_id), "ulid": as_ulid(job_id), "kind": kind, "target": target})
     else:
@@ -58,27 +47,21 @@ def cancel(
         uid = parse_id(job_id)
     except ValueError as exc:
         fail(str(exc), code=EXIT_BAD_INPUT)
-    engine = _engine()
-    try:
-        engine.command(uid, Job.cancel, reason=reason).result(timeout=60)
-    except DomainError as exc:
-        fail(f"job {job_id}: {exc}", code=EXIT_BAD_INPUT)
-    finally:
-        engine.stop()
+    with engine_session() as engine:
+        try:
+            engine.command(uid, Job.cancel, reason=reason).result(timeout=60)
+        except DomainError as exc:
+            fail(f"job {job_id}: {exc}", code=EXIT_BAD_INPUT)
     console.print(f"cancelled job {job_id}")
 
 
 @jobs_app.command("list")
 def list_jobs(json_output: JsonOption = False) -> None:
     """Jobs with their activity counts (from the activity projection)."""
-    engine = _engine()
-    try:
+    with engine_session() as engine:
         engine.catch_up()
-        runner = engine.projections["activity"]
-        with runner.engine.connect() as conn:
+        with engine.projections["activity"].engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(sa.select(job_activity)).mappings()]
-    finally:
-        engine.stop()
     rows = [r for r in rows if r["kind"] is not None]
     for row in rows:
         row["ulid"] = as_ulid(parse_id(row["job_id"]))

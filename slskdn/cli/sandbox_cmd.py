@@ -32,7 +32,7 @@ RootOption = Annotated[
 ]
 
 
-def _root(root: Path | None) -> Path:
+def sandbox_root(root: Path | None) -> Path:
     return (root or current_settings().app_path / "sandbox").expanduser().absolute()
 
 
@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _running(root: Path) -> dict[str, Any] | None:
+def running_sandbox(root: Path) -> dict[str, Any] | None:
     state = read_state(root)
     if state is None or not _alive(int(state.get("pid", 0))):
         return None
@@ -56,8 +56,8 @@ def _running(root: Path) -> dict[str, Any] | None:
 @sandbox_app.command("up")
 def up(root: RootOption = None, json_output: JsonOption = False) -> None:
     """Start the sandbox in the background (no-op if it is already running)."""
-    where = _root(root)
-    state = _running(where)
+    where = sandbox_root(root)
+    state = running_sandbox(where)
     if state is None:
         where.mkdir(parents=True, exist_ok=True)
         (where / STATE_FILE).unlink(missing_ok=True)
@@ -67,7 +67,7 @@ def up(root: RootOption = None, json_output: JsonOption = False) -> None:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while (state := _running(where)) is None:
+        while (state := running_sandbox(where)) is None:
             if proc.poll() is not None:
                 fail(f"the sandbox exited with code {proc.returncode}; see {where / 'sandbox.log'}")
             if time.monotonic() > deadline:
@@ -80,8 +80,8 @@ def up(root: RootOption = None, json_output: JsonOption = False) -> None:
 @sandbox_app.command("status")
 def status(root: RootOption = None, json_output: JsonOption = False) -> None:
     """Whether the sandbox runs, where its server is, and who shares what."""
-    where = _root(root)
-    state = _running(where)
+    where = sandbox_root(root)
+    state = running_sandbox(where)
     if state is None:
         if json_output:
             print_json({"running": False, "root": str(where)})
@@ -94,8 +94,8 @@ def status(root: RootOption = None, json_output: JsonOption = False) -> None:
 @sandbox_app.command("down")
 def down(root: RootOption = None) -> None:
     """Stop the sandbox (SIGTERM, then wait up to 30 s)."""
-    where = _root(root)
-    state = _running(where)
+    where = sandbox_root(root)
+    state = running_sandbox(where)
     if state is None:
         console.print(f"no sandbox running in {where}", highlight=False)
         return

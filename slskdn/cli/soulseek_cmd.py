@@ -25,7 +25,7 @@ from slskdn.cli.common import (
     fail,
     print_json,
 )
-from slskdn.cli.sandbox_cmd import RootOption, _root, _running, sandbox_app
+from slskdn.cli.sandbox_cmd import RootOption, running_sandbox, sandbox_app, sandbox_root
 from slskdn.domain.candidates import CandidateGroup, Offer, group_offers
 from slskdn.engine import Engine
 from slskdn.soulseek.client import SessionConfig, SoulseekSession
@@ -37,12 +37,12 @@ SandboxOption = Annotated[bool, typer.Option("--sandbox", help="Use the running 
 WindowOption = Annotated[float, typer.Option("--window", help="Seconds to collect search results.")]
 
 
-def _config(sandbox: bool, root: Path | None, username: str) -> SessionConfig:
+def session_settings(sandbox: bool, root: Path | None, username: str) -> SessionConfig:
     settings = current_settings()
     downloads = settings.library.downloads.expanduser()
     if sandbox:
-        where = _root(root)
-        state = _running(where)
+        where = sandbox_root(root)
+        state = running_sandbox(where)
         if state is None:
             fail(f"no sandbox running in {where}: start one with `slskdn sandbox up`")
         return SessionConfig(
@@ -109,7 +109,7 @@ def search(
     json_output: JsonOption = False,
 ) -> None:
     """Search the network; results grouped into copies of the same file (name + size)."""
-    with _logged_in(_config(sandbox, root, "slskdn-search")) as (engine, session):
+    with _logged_in(session_settings(sandbox, root, "slskdn-search")) as (engine, session):
         groups = _search(engine, session, query, window)
     if json_output:
         print_json(_groups_json(groups))
@@ -165,7 +165,7 @@ def download(
     """Download a file from one peer, or from every peer that shares a copy of it."""
     if (query is None) == (user is None or path is None):
         fail("give USER PATH, or --query", code=EXIT_BAD_INPUT)
-    with _logged_in(_config(sandbox, root, "slskdn-download")) as (engine, session):
+    with _logged_in(session_settings(sandbox, root, "slskdn-download")) as (engine, session):
         if query is not None:
             groups = _search(engine, session, query, window)
             if not groups:
@@ -209,13 +209,13 @@ def _print_download(outcome: dict[str, Any], json_output: bool) -> None:
 @sandbox_app.command("demo")
 def demo(root: RootOption = None, json_output: JsonOption = False) -> None:
     """Download a sandbox track from all its peers at once and show who served what."""
-    where = _root(root)
-    state = _running(where)
+    where = sandbox_root(root)
+    state = running_sandbox(where)
     if state is None:
         fail(f"no sandbox running in {where}: start one with `slskdn sandbox up`")
     track = next(f for f in state["files"] if f["path"].endswith(".flac"))
     name = track["path"].rsplit("/", 1)[-1]
-    with _logged_in(_config(True, root, "slskdn-demo")) as (engine, session):
+    with _logged_in(session_settings(True, root, "slskdn-demo")) as (engine, session):
         groups = [g for g in _search(engine, session, name, 3.0) if g.size == track["size"]]
         if not groups:
             fail(f"no sandbox peer answered a search for {name!r}")
