@@ -69,6 +69,7 @@ class SoulseekSettings(_Section):
     upload_speed_kbps: int = Field(default=0, ge=0, description="KiB/s, 0 = unlimited")
     download_speed_kbps: int = Field(default=0, ge=0, description="KiB/s, 0 = unlimited")
     login_timeout_s: float = Field(default=30.0, gt=0)
+    max_parallel_downloads: int = Field(default=3, ge=1, le=32)
 
 
 class MusicBrainzSettings(_Section):
@@ -128,7 +129,7 @@ class LibrarySettings(_Section):
 
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=5030, ge=1, le=65535)
+    port: int = Field(default=5030, ge=0, le=65535, description="0: any free port")
     keys: list[SecretStr] = Field(default_factory=list)
 
 

@@ -40,6 +40,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+FOLLOW_INTERVAL_S = 0.25  # how stale read models may be while the engine runs
+
+
 class Engine:
     """slskdn's runtime, for the daemon, the CLI and other Python processes."""
 
@@ -162,6 +165,9 @@ class Engine:
             self._committed.wait(timeout=1.0)
             self._committed.clear()
             self._catch_up_projections()
+            # Let commits pile up: one catch-up per interval costs a few queries per
+            # projection, where one per commit cost ~1.4 ms of CPU per event in a download.
+            self._stop_following.wait(FOLLOW_INTERVAL_S)
 
     def _catch_up_projections(self) -> None:
         for name, runner in self.projections.items():

@@ -97,6 +97,17 @@ class AggregateActor(pykka.ThreadingActor):
         if self._aggregate is not None:
             self._last_snapshot_version = self._aggregate.version
 
+    def _handle_receive(self, message: Any) -> Any:
+        # Commands are nearly every message: skip pykka's four proxy-message checks and
+        # the on_receive dispatch for them (pykka is pinned exactly; see above).
+        if type(message) is Command:
+            self._current = message.reply
+            self._handle_command(message)
+            self._current = None
+            self._flush_if_due()
+            return None
+        return super()._handle_receive(message)
+
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Command):
             self._current = message.reply
@@ -112,6 +123,9 @@ class AggregateActor(pykka.ThreadingActor):
         elif isinstance(message, CommitFailed):
             raise ActorCrashed(f"commit failed: {message.error}") from message.error
         self._current = None
+        self._flush_if_due()
+
+    def _flush_if_due(self) -> None:
         if self._uncommitted and (
             self.actor_inbox.empty()
             or self._uncommitted >= self._every_messages
@@ -160,7 +174,10 @@ class AggregateActor(pykka.ThreadingActor):
             for reply, _version in replies:
                 reply.set_result(0)
             return
-        events = self._aggregate.collect_events()
+        # collect_events() pops the pending list one event at a time from its front.
+        pending = self._aggregate.pending_events
+        events = pending.copy()
+        pending.clear()
         version = self._aggregate.version
         snapshots = []
         if version - self._last_snapshot_version >= self._snapshot_every:

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import pykka
+from pykka._envelope import Envelope
 
 from slskdn.actors.aggregate_actor import AggregateActor
 from slskdn.actors.messages import Command, Flush, Query
@@ -27,6 +28,18 @@ from slskdn.logs import get_logger
 from slskdn.storage.event_store import EventStore
 
 log = get_logger(__name__)
+
+
+class _Entry:
+    """A live actor and when it was last sent a message (for passivation)."""
+
+    __slots__ = ("inbox", "last_used", "ref", "stopped")
+
+    def __init__(self, ref: pykka.ActorRef[Any], last_used: float) -> None:
+        self.ref = ref
+        self.inbox = ref.actor_inbox
+        self.stopped = ref.actor_stopped
+        self.last_used = last_used
 
 
 class ActorSystem:
@@ -43,10 +56,11 @@ class ActorSystem:
         self._writer = writer
         self._clock = clock
         self._settings = settings or ActorSettings()
-        self._actors: dict[UUID, pykka.ActorRef[Any]] = {}
-        self._last_used: dict[UUID, float] = {}
+        # One dict lookup per message: a UUID's hash is computed in Python.
+        self._actors: dict[UUID, _Entry] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
+        self._stopped = False  # _stopping, read without a method call on every send
         self.restarts = 0
         self.passivations = 0
         self._reaper = threading.Thread(
@@ -93,9 +107,9 @@ class ActorSystem:
         """Wait until the pending events of these actors (default: all) are committed."""
         with self._lock:
             if aggregate_ids is None:
-                refs = list(self._actors.values())
+                refs = [entry.ref for entry in self._actors.values()]
             else:
-                refs = [self._actors[i] for i in set(aggregate_ids) if i in self._actors]
+                refs = [self._actors[i].ref for i in set(aggregate_ids) if i in self._actors]
         replies = []
         for ref in refs:
             message = Flush()
@@ -115,9 +129,7 @@ class ActorSystem:
         per file until passivation would be wasteful.
         """
         with self._lock:
-            refs = [self._actors.pop(i) for i in aggregate_ids if i in self._actors]
-            for aggregate_id in aggregate_ids:
-                self._last_used.pop(aggregate_id, None)
+            refs = [self._actors.pop(i).ref for i in aggregate_ids if i in self._actors]
         stops = []
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -132,9 +144,10 @@ class ActorSystem:
 
     def stop(self) -> None:
         """Stop every actor after it has committed what it holds."""
+        self._stopped = True
         self._stopping.set()
         with self._lock:
-            refs = list(self._actors.values())
+            refs = [entry.ref for entry in self._actors.values()]
             self._actors.clear()
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
@@ -144,20 +157,21 @@ class ActorSystem:
     # -- routing, supervision, passivation ----------------------------------
 
     def _send(self, aggregate_id: UUID, message: Any) -> None:
-        if self._stopping.is_set():
+        if self._stopped:
             raise RuntimeError("the actor system is stopped")
         # Under the lock, so that passivation (which stops an actor while holding it) can
         # never let a message land behind an actor's stop and be dropped.
         with self._lock:
-            self._last_used[aggregate_id] = time.monotonic()
-            ref = self._actors.get(aggregate_id)
-            if ref is not None:
-                try:
-                    ref.tell(message)
+            entry = self._actors.get(aggregate_id)
+            if entry is not None:
+                entry.last_used = time.monotonic()
+                # ActorRef.tell inlined (the hottest call of the engine): the same check
+                # and the same envelope, two Python calls fewer. pykka is pinned exactly.
+                if not entry.stopped.is_set():
+                    entry.inbox.put(Envelope(message))
                     return
-                except pykka.ActorDeadError:
-                    # It crashed between lookups; start a fresh one from the log.
-                    del self._actors[aggregate_id]
+                # It crashed between lookups; start a fresh one from the log.
+                del self._actors[aggregate_id]
             self._start(aggregate_id).tell(message)
 
     def _start(self, aggregate_id: UUID) -> pykka.ActorRef[Any]:
@@ -172,7 +186,7 @@ class ActorSystem:
             commit_every_ms=s.commit_every_ms,
             snapshot_every_events=s.snapshot_every_events,
         )
-        self._actors[aggregate_id] = ref
+        self._actors[aggregate_id] = _Entry(ref, time.monotonic())
         return ref
 
     def actor_failed(
@@ -196,7 +210,8 @@ class ActorSystem:
                     if reply is not None and not reply.done():
                         reply.set_exception(RuntimeError("the actor system is stopping"))
                 return
-            ref = self._actors.get(aggregate_id)
+            entry = self._actors.get(aggregate_id)
+            ref = entry.ref if entry is not None else None
             if ref is None or ref is crashed:
                 # A message may already have started the next incarnation; otherwise start it.
                 self.restarts += 1
@@ -216,12 +231,11 @@ class ActorSystem:
         with self._lock:
             idle = [
                 aggregate_id
-                for aggregate_id in self._actors
-                if now - self._last_used.get(aggregate_id, now) >= limit
+                for aggregate_id, entry in self._actors.items()
+                if now - entry.last_used >= limit
             ]
             for aggregate_id in idle:
-                ref = self._actors.pop(aggregate_id)
-                self._last_used.pop(aggregate_id, None)
+                ref = self._actors.pop(aggregate_id).ref
                 # Blocking under the lock keeps a new incarnation from loading the
                 # aggregate before this one's last events are committed.
                 try:

@@ -8,7 +8,15 @@ import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from slskdn.cli.common import EXIT_BAD_INPUT, console, engine_session, fail, print_json
+from slskdn.cli.common import (
+    EXIT_BAD_INPUT,
+    console,
+    current_settings,
+    engine_session,
+    fail,
+    print_json,
+)
+from slskdn.daemon.client import DaemonError, running_daemon
 from slskdn.domain.errors import DomainError
 from slskdn.domain.ids import as_ulid, parse_id
 from slskdn.domain.job import Job, JobKind
@@ -42,11 +50,24 @@ def cancel(
     job_id: Annotated[str, typer.Argument(help="Job id (ULID or UUID).")],
     reason: Annotated[str, typer.Option(help="Why (kept in the history).")] = "cancelled by user",
 ) -> None:
-    """Cancel a job that has not finished."""
+    """Cancel a job that has not finished (through the daemon when it is running it)."""
     try:
         uid = parse_id(job_id)
     except ValueError as exc:
         fail(str(exc), code=EXIT_BAD_INPUT)
+    settings = current_settings()
+    found = running_daemon(settings.app_dir.expanduser(),
+                           [k.get_secret_value() for k in settings.api.keys])  # fmt: skip
+    if found is not None:
+        client, _state = found
+        with client:
+            try:
+                client.cancel(str(uid))
+            except DaemonError:  # not one of its downloads: the job is ours to write
+                pass
+            else:
+                console.print(f"cancelled job {job_id} (the daemon stops its download)")
+                return
     with engine_session() as engine:
         try:
             engine.command(uid, Job.cancel, reason=reason).result(timeout=60)

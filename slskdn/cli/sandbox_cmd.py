@@ -1,9 +1,10 @@
 """`slskdn sandbox up|down|status`: a loopback Soulseek network to try slskdn against.
 
 `up` starts `python -m slskdn.soulseek.sandbox ROOT` as a background process (the loopback
-server plus five peers sharing a generated album, one slow, one stalling, one corrupt) and
-waits until it has written ROOT/sandbox.json; `status` reads that file; `down` sends SIGTERM
-to the recorded pid. Everything listens on 127.0.0.1 only.
+server, plus five peers sharing a generated album, one slow, one stalling, one corrupt, each
+in a child process of its own) and waits until it has written ROOT/sandbox.json; `status`
+reads that file; `down` sends SIGTERM to the recorded pid, which stops the peers' processes
+(they also exit by themselves if it dies). Everything listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -119,10 +120,11 @@ def _show(state: dict[str, Any], root: Path, json_output: bool) -> None:
         f"password {state['password']!r} for any user name",
         highlight=False,
     )
-    table = Table("peer", "upload KiB/s", "misbehaviour", "online")
+    table = Table("peer", "upload KiB/s", "misbehaviour", "online", "pid")
     for p in state["peers"]:
         quirks = ", ".join(f"{k}={v}" for k, v in p["misbehaviour"].items() if v)
-        table.add_row(p["name"], str(p["upload_kbps"]), quirks, "yes" if p["online"] else "no")
+        table.add_row(p["name"], str(p["upload_kbps"]), quirks, "yes" if p["online"] else "no",
+                      str(p.get("pid", "")))
     console.print(table)
     files = Table("shared file", "bytes")
     for f in state["files"]:

@@ -1,20 +1,21 @@
 """`slskdn search`, `slskdn download` and `slskdn sandbox demo`: Soulseek from the CLI.
 
-Each command logs in for its own duration (the daemon keeps one session instead), on the
-engine's asyncio loop; downloads run through the swarm engine, so every decision lands in
-the event log (`slskdn audit transfer <id>` afterwards). `--sandbox` uses the loopback
-network that `slskdn sandbox up` started instead of the configured server.
+When a daemon of the same app directory is running and logged in to the same server, the
+commands go through its HTTP API (`--no-daemon` to refuse); otherwise each logs in for its
+own duration and runs the same download service in-process. Downloads are jobs with their
+transfers in the event log (`slskdn audit job <id>` afterwards). `--sandbox` uses the
+loopback network that `slskdn sandbox up` started instead of the configured server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from slskdn.cli.common import (
@@ -22,19 +23,24 @@ from slskdn.cli.common import (
     console,
     current_settings,
     engine_session,
+    err_console,
     fail,
     print_json,
 )
 from slskdn.cli.sandbox_cmd import RootOption, running_sandbox, sandbox_app, sandbox_root
-from slskdn.domain.candidates import CandidateGroup, Offer, group_offers
+from slskdn.daemon.client import DaemonClient, DaemonError, running_daemon
+from slskdn.daemon.downloads import DownloadService
+from slskdn.daemon.requests import DownloadRequest
 from slskdn.engine import Engine
 from slskdn.soulseek.client import SessionConfig, SoulseekSession
-from slskdn.soulseek.swarm_download import download_multi_source
-from slskdn.swarm_settings import session_config
+from slskdn.soulseek.lookup import group_record, probe_groups, search_groups
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SandboxOption = Annotated[bool, typer.Option("--sandbox", help="Use the running `slskdn sandbox`.")]
 WindowOption = Annotated[float, typer.Option("--window", help="Seconds to collect search results.")]
+DaemonOption = Annotated[
+    bool, typer.Option("--daemon/--no-daemon", help="Use the running daemon when there is one.")
+]
 
 
 def session_settings(sandbox: bool, root: Path | None, username: str) -> SessionConfig:
@@ -77,28 +83,21 @@ def _logged_in(config: SessionConfig) -> Iterator[tuple[Engine, SoulseekSession]
             engine.loop.submit(session.stop()).result(30)
 
 
-def _search(
-    engine: Engine, session: SoulseekSession, query: str, window: float
-) -> list[CandidateGroup]:
-    assert engine.loop is not None
-    results = engine.loop.submit(session.search(query, window_s=window)).result(window + 30)
-    offers = [
-        Offer(r.username, r.path, r.size, r.speed, r.free_slot, r.queue_length, r.bitrate)
-        for r in results
-    ]
-    return group_offers(offers)
-
-
-def _groups_json(groups: list[CandidateGroup]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": g.name,
-            "size": g.size,
-            "sources": g.sources,
-            "offers": [asdict(o) for o in g.offers],
-        }
-        for g in groups
-    ]
+def _daemon_for(config: SessionConfig, use_daemon: bool) -> DaemonClient | None:
+    """The running daemon of this app directory, if it is logged in to ``config``'s server."""
+    if not use_daemon:
+        return None
+    settings = current_settings()
+    found = running_daemon(settings.app_dir.expanduser(),
+                           [k.get_secret_value() for k in settings.api.keys])  # fmt: skip
+    if found is None:
+        return None
+    client, state = found
+    if state.get("network", {}).get("server") != f"{config.host}:{config.port}":
+        client.close()
+        return None
+    err_console.print(f"via the daemon at {client.url} (pid {state['pid']})", highlight=False)
+    return client
 
 
 def search(
@@ -106,49 +105,50 @@ def search(
     window: WindowOption = 5.0,
     sandbox: SandboxOption = False,
     root: RootOption = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Probe the best groups: split differing copies.")
+    ] = False,
+    use_daemon: DaemonOption = True,
     json_output: JsonOption = False,
 ) -> None:
     """Search the network; results grouped into copies of the same file (name + size)."""
-    with _logged_in(session_settings(sandbox, root, "slskdn-search")) as (engine, session):
-        groups = _search(engine, session, query, window)
+    config = session_settings(sandbox, root, "slskdn-search")
+    daemon = _daemon_for(config, use_daemon)
+    if daemon is not None:
+        with daemon:
+            try:
+                records = daemon.search(query, window, probe)
+            except DaemonError as exc:
+                fail(str(exc))
+    else:
+        with _logged_in(config) as (engine, session):
+            assert engine.loop is not None and engine.actors is not None
+            groups = search_groups(engine.loop, session, query, window)
+            if probe:
+                groups = probe_groups(engine.loop, engine.actors, session, groups).groups
+        records = [group_record(g) for g in groups]
     if json_output:
-        print_json(_groups_json(groups))
+        print_json(records)
         return
-    table = Table("file", "bytes", "sources", "peers")
-    for g in groups:
+    table = Table("file", "bytes", "sources", "peers", *(["probe"] if probe else []))
+    for g in records:
+        status = [(g["digests"][-1][:12] if g["digests"] else "unconfirmed")] if probe else []
         table.add_row(
-            g.name, f"{g.size:,}", str(g.sources), ", ".join(o.username for o in g.offers)
-        )
-    console.print(table if groups else f"no results for {query!r}")
-
-
-def _download(
-    engine: Engine, session: SoulseekSession, group: CandidateGroup, multi_source: bool
-) -> dict[str, Any]:
-    offers = group.offers if multi_source else group.offers[:1]
-    sources = [(o.username, o.path) for o in offers]
-    dest = session.local_path_for(offers[0].path)
-    result = download_multi_source(
-        engine, session, sources, group.size, dest, session_config(current_settings()),
-        filename=group.name,
-    )  # fmt: skip
-    return {
-        "transfer_id": str(result.transfer_id),
-        "ok": result.ok,
-        "path": str(result.dest_path or result.part_path),
-        "sha256": result.sha256,
-        "seconds": round(result.seconds, 3),
-        "bytes_by_peer": result.bytes_by_peer,
-        "convicted": result.convicted,
-        "reason": result.reason,
-    }
+            g["name"], f"{g['size']:,}", str(g["sources"]),
+            ", ".join(o["username"] for o in g["offers"]), *status,
+        )  # fmt: skip
+    console.print(table if records else f"no results for {query!r}")
+    for g in records:
+        for user, reason in g["probe_failures"].items():
+            console.print(f"probe failed: {user}: {reason}", highlight=False)
 
 
 def download(
     user: Annotated[Optional[str], typer.Argument(help="Peer to download from.")] = None,  # noqa: UP045
     path: Annotated[Optional[str], typer.Argument(help="Remote path on that peer.")] = None,  # noqa: UP045
     query: Annotated[
-        str | None, typer.Option("--query", help="Search, then fetch the best group.")
+        str | None,
+        typer.Option("--query", help="Search, probe, then fetch the best confirmed group."),
     ] = None,
     multi_source: Annotated[
         bool,
@@ -160,50 +160,74 @@ def download(
     window: WindowOption = 5.0,
     sandbox: SandboxOption = False,
     root: RootOption = None,
+    use_daemon: DaemonOption = True,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Through the daemon: wait for the end.")
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
     """Download a file from one peer, or from every peer that shares a copy of it."""
     if (query is None) == (user is None or path is None):
         fail("give USER PATH, or --query", code=EXIT_BAD_INPUT)
-    with _logged_in(session_settings(sandbox, root, "slskdn-download")) as (engine, session):
-        if query is not None:
-            groups = _search(engine, session, query, window)
-            if not groups:
-                fail(f"no results for {query!r}")
-            group = groups[0]
-        else:
-            assert user is not None and path is not None
-            name = path.replace("\\", "/").rsplit("/", 1)[-1]
-            groups = [g for g in _search(engine, session, name, window)
-                      if any(o.username == user and o.path == path for o in g.offers)]  # fmt: skip
-            if not groups:
-                fail(f"{user} does not offer {path} (not in search results for {name!r})")
-            group = groups[0]
-            if not multi_source:
-                mine = tuple(o for o in group.offers if o.username == user)
-                group = CandidateGroup(group.name, group.size, mine)
-        outcome = _download(engine, session, group, multi_source)
+    try:
+        request = DownloadRequest(username=user, path=path, query=query,
+                                  multi_source=multi_source, window=window)  # fmt: skip
+    except ValidationError as exc:
+        fail(f"bad download request: {exc.errors()[0]['msg']}", code=EXIT_BAD_INPUT)
+    config = session_settings(sandbox, root, "slskdn-download")
+    daemon = _daemon_for(config, use_daemon)
+    if daemon is not None:
+        with daemon:
+            try:
+                outcome = daemon.submit(request.model_dump(exclude_none=True))
+                if wait:
+                    outcome = daemon.wait(outcome["job_id"])
+            except DaemonError as exc:
+                fail(str(exc))
+        if not wait:
+            if json_output:
+                print_json(outcome)
+            else:
+                console.print(f"queued: job {outcome['job_id']}", highlight=False)
+            return
+    else:
+        outcome = _run_here(config, request)
     _print_download(outcome, json_output)
     if not outcome["ok"]:
         raise typer.Exit(1)
+
+
+def _run_here(config: SessionConfig, request: DownloadRequest) -> dict[str, Any]:
+    """The download service in this process, for one request."""
+    with _logged_in(config) as (engine, session):
+        service = DownloadService(engine, session, max_parallel=1)
+        try:
+            download = service.run(request, origin="cli")
+        finally:
+            service.stop()
+        return download.record()
 
 
 def _print_download(outcome: dict[str, Any], json_output: bool) -> None:
     if json_output:
         print_json(outcome)
         return
-    status = "done" if outcome["ok"] else f"failed: {outcome['reason']}"
+    status = "done" if outcome["ok"] else f"{outcome['state']}: {outcome['reason']}"
+    seconds = outcome["seconds"] or 0.0
     console.print(
-        f"{outcome['path']}: {status} in {outcome['seconds']:.1f} s, sha256 {outcome['sha256']}",
+        f"{outcome['path'] or outcome['name']}: {status} in {seconds:.1f} s, "
+        f"sha256 {outcome['sha256']}",
         highlight=False,
     )
     table = Table("peer", "bytes served")
     for peer, served in sorted(outcome["bytes_by_peer"].items(), key=lambda kv: -kv[1]):
         table.add_row(peer, f"{served:,}")
     console.print(table)
+    for peer, why in (outcome.get("probe") or {}).get("left_out", {}).items():
+        console.print(f"not a source: {peer}: {why}", highlight=False)
     for peer, reason in outcome["convicted"].items():
         console.print(f"convicted: {peer}: {reason}", highlight=False)
-    console.print(f"history: slskdn audit transfer {outcome['transfer_id']}", highlight=False)
+    console.print(f"history: slskdn audit job {outcome['job_id']}", highlight=False)
 
 
 @sandbox_app.command("demo")
@@ -215,14 +239,13 @@ def demo(root: RootOption = None, json_output: JsonOption = False) -> None:
         fail(f"no sandbox running in {where}: start one with `slskdn sandbox up`")
     track = next(f for f in state["files"] if f["path"].endswith(".flac"))
     name = track["path"].rsplit("/", 1)[-1]
-    with _logged_in(session_settings(True, root, "slskdn-demo")) as (engine, session):
-        groups = [g for g in _search(engine, session, name, 3.0) if g.size == track["size"]]
-        if not groups:
-            fail(f"no sandbox peer answered a search for {name!r}")
-        outcome = _download(engine, session, groups[0], multi_source=True)
+    outcome = _run_here(session_settings(True, root, "slskdn-demo"),
+                        DownloadRequest(query=name, window=3.0))  # fmt: skip
     outcome["sha256_ok"] = outcome["sha256"] == track["sha256"]
     if not json_output:
-        console.print(f"searched {name!r}: {groups[0].sources} peers share it", highlight=False)
+        sources = len((outcome.get("probe") or {}).get("sources", []))
+        console.print(f"searched {name!r}: {sources} peers share a confirmed copy",
+                      highlight=False)  # fmt: skip
     _print_download(outcome, json_output)
     if not json_output:
         console.print(f"matches the sandbox's copy: {outcome['sha256_ok']}", highlight=False)

@@ -12,8 +12,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from slskdn.domain.aggregate import Aggregate
 from slskdn.domain.errors import DomainError, InvalidTransition
 
 

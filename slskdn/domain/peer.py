@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from slskdn.domain.aggregate import Aggregate
 from slskdn.domain.errors import DomainError
 
 

@@ -13,8 +13,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from slskdn.domain.aggregate import Aggregate
 from slskdn.domain.errors import DomainError, InvalidRange, InvalidTransition
 
 
@@ -95,6 +94,25 @@ class Transfer(Aggregate):
         def apply(self, transfer: Transfer) -> None:
             transfer.bytes_verified += self.length
 
+    class DestinationChosen(Aggregate.Event):
+        """Where the file goes: the part file while it downloads, the path once complete."""
+
+        dest_path: str
+        part_path: str
+
+        def apply(self, transfer: Transfer) -> None:
+            transfer.dest_path = self.dest_path
+            transfer.part_path = self.part_path
+
+    class Resumed(Aggregate.Event):
+        """A new run picked the transfer up; ``kept_bytes`` of the part file were reused."""
+
+        kept_bytes: int
+        reason: str
+
+        def apply(self, transfer: Transfer) -> None:
+            transfer.resumes = transfer.__dict__.get("resumes", 0) + 1
+
     class Rebalanced(Aggregate.Event):
         reason: str
         moves: list[dict[str, Any]]
@@ -154,6 +172,9 @@ class Transfer(Aggregate):
         self.underperforming: dict[str, str] = {}
         self.sha256 = ""
         self.reason = ""
+        self.dest_path = ""
+        self.part_path = ""
+        self.resumes = 0
 
     @classmethod
     def create(
@@ -179,6 +200,20 @@ class Transfer(Aggregate):
             size_bytes=size_bytes,
             timestamp=at,
         )
+
+    def choose_destination(self, at: datetime, dest_path: str, part_path: str) -> None:
+        self._check_active()
+        if not dest_path or not part_path:
+            raise DomainError("a destination needs both the final path and the part file")
+        self.trigger_event(
+            self.DestinationChosen, dest_path=dest_path, part_path=part_path, timestamp=at
+        )
+
+    def resume(self, at: datetime, kept_bytes: int, reason: str) -> None:
+        self._check_active()
+        if not 0 <= kept_bytes <= self.size_bytes:
+            raise DomainError(f"kept {kept_bytes} bytes of a {self.size_bytes}-byte file")
+        self.trigger_event(self.Resumed, kept_bytes=kept_bytes, reason=reason, timestamp=at)
 
     def add_sources(self, at: datetime, sources: list[dict[str, str]]) -> None:
         self._check_active()

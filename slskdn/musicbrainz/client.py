@@ -19,14 +19,12 @@ So this module:
 
 from __future__ import annotations
 
-import functools
 import http.client
 import threading
 import time
 import urllib.error
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,6 +32,7 @@ import musicbrainzngs
 import musicbrainzngs.musicbrainz as mb_internals
 from musicbrainzngs import mbxml
 
+from slskdn import __version__
 from slskdn.logs import get_logger
 from slskdn.musicbrainz import parse
 from slskdn.musicbrainz.errors import (
@@ -160,14 +159,6 @@ def _read_once(opener: Any, req: Any, body: Any = None, **_library_retry_args: A
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise _NetworkFailure(str(reason) or type(exc).__name__) from None
-
-
-@functools.cache
-def _version() -> str:
-    try:
-        return metadata.version("slskdn")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class MusicBrainzClient:
@@ -341,7 +332,7 @@ class MusicBrainzClient:
         with _MB_LOCK:
             self._limiter.wait()
             musicbrainzngs.set_hostname(self._host, use_https=self._https)
-            musicbrainzngs.set_useragent("slskdn", _version(), self._contact)
+            musicbrainzngs.set_useragent("slskdn", __version__, self._contact)
             musicbrainzngs.set_rate_limit(False)
             musicbrainzngs.set_format("xml")
             musicbrainzngs.set_parser(_parse_xml)

@@ -115,7 +115,7 @@ class ProjectionRunner:
     def _catch_up(self) -> int:
         position, stored_version = self.position()
         if stored_version is not None and stored_version != self.projection.version:
-            return self._rebuild()
+            return self._rebuild(recreate=True)
         head = self.store.max_position()
         applied = 0
         topics = self.projection.topics
@@ -139,9 +139,13 @@ class ProjectionRunner:
         with self._lock:
             return self._rebuild()
 
-    def _rebuild(self) -> int:
+    def _rebuild(self, recreate: bool = False) -> int:
         with self.engine.begin() as conn:
-            self.projection.clear(conn)
+            if recreate:  # a new version may have other columns
+                self.projection.metadata.drop_all(conn)
+                self.projection.metadata.create_all(conn)
+            else:
+                self.projection.clear(conn)
             conn.execute(
                 tracking_table.delete().where(tracking_table.c.name == self.projection.name)
             )

@@ -27,6 +27,8 @@ transfers = sa.Table(
     sa.Column("rescue", sa.Boolean, nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("dest_path", sa.Text, nullable=True),
+    sa.Column("resumes", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -46,7 +48,7 @@ underperforming = sa.Table(
 
 class TransfersProjection(Projection):
     name: ClassVar[str] = "transfers"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: destination and resumes
     metadata: ClassVar[sa.MetaData] = metadata
     reads: ClassVar[tuple[type, ...]] = (
         Transfer.Created,
@@ -56,6 +58,8 @@ class TransfersProjection(Projection):
         Transfer.Rebalanced,
         Transfer.RescueActivated,
         Transfer.RescueDeactivated,
+        Transfer.DestinationChosen,
+        Transfer.Resumed,
         Transfer.Completed,
         Transfer.Aborted,
     )
@@ -88,6 +92,10 @@ class TransfersProjection(Projection):
                         "reported_at": e.timestamp, "open": True,
                     },
                 )  # fmt: skip
+            elif isinstance(e, Transfer.DestinationChosen):
+                sets["dest_path"] = e.dest_path
+            elif isinstance(e, Transfer.Resumed):
+                deltas["resumes"] = deltas.get("resumes", 0) + 1
             elif isinstance(e, Transfer.Rebalanced):
                 deltas["rebalances"] = deltas.get("rebalances", 0) + 1
             elif isinstance(e, Transfer.RescueActivated | Transfer.RescueDeactivated):

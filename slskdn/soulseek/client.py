@@ -67,6 +67,7 @@ from .records import (
     shared_files,
 )
 from .transfer import PeerTransfer, ProgressCallback
+from .uploads import ReplyFirstUploads
 
 log = get_logger(__name__)
 
@@ -118,14 +119,18 @@ class SessionConfig:
         )
 
 
+class SessionTransferManager(ReplyFirstUploads, RangedTransferManager):
+    """Ranged downloads, and uploads without aioslsk's lost-reply races (see ``uploads``)."""
+
+
 class SoulseekSession:
     """Start with ``await session.start()``; stop with ``await session.stop()``."""
 
     def __init__(self, config: SessionConfig, *,
-                 manager_factory: ManagerFactory = RangedTransferManager,
+                 manager_factory: ManagerFactory | None = None,
                  **manager_options: Any) -> None:
         self.config = config
-        self._manager_factory = manager_factory
+        self._manager_factory: ManagerFactory = manager_factory or SessionTransferManager
         self._manager_options = manager_options
         self._client: SlskdnClient | None = None
         self._subscribers: list[Subscriber] = []

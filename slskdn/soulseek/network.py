@@ -3,7 +3,9 @@
 aioslsk always listens on 0.0.0.0 at a fixed port. The sandbox and the tests need 127.0.0.1
 (never reachable from elsewhere) and an ephemeral port (port 0: the OS picks one, no clashes
 between parallel test runs), so the ``Network`` here builds its listening connection with a
-configurable host and reads back the port actually bound.
+configurable host and reads back the port actually bound. Every peer connection is guarded
+(``peer_input``: a cap on message sizes, malformed messages reported) before aioslsk reads
+from it; protocol violations go to ``violation_listeners``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 
 from aioslsk.client import SoulSeekClient
 from aioslsk.events import EventBus, SessionInitializedEvent
-from aioslsk.network.connection import ListeningConnection
+from aioslsk.network.connection import ListeningConnection, PeerConnection
 from aioslsk.network.network import ListeningConnections, Network
 from aioslsk.protocol.messages import Login
 from aioslsk.settings import Settings
 from aioslsk.transfer.cache import TransferCache
 
+from .peer_input import ViolationListener, guard
 from .ranged import RangedTransferManager
 
 ManagerFactory = Callable[..., RangedTransferManager]
@@ -37,11 +40,22 @@ class SlskdnNetwork(Network):
 
     def __init__(self, settings: Settings, event_bus: EventBus, listen_host: str) -> None:
         self._listen_host = listen_host
+        self.violation_listeners: list[ViolationListener] = []
         super().__init__(settings, event_bus)
 
     def create_listening_connections(self) -> ListeningConnections:
         port = self._settings.network.listening.port
         return (_ListeningConnection(self._listen_host, port, self, obfuscated=False), None)
+
+    # Incoming connections arrive here before their first message is read; outgoing ones are
+    # finalized (reader task started) here. Together: every peer connection, before any read.
+    async def on_peer_accepted(self, connection: PeerConnection) -> None:
+        guard(connection)
+        await super().on_peer_accepted(connection)
+
+    def _finalize_peer_connection(self, connection: PeerConnection) -> None:
+        guard(connection)
+        super()._finalize_peer_connection(connection)
 
 
 class SlskdnClient(SoulSeekClient):
@@ -58,8 +72,11 @@ class SlskdnClient(SoulSeekClient):
         return SlskdnNetwork(self.settings, self.events, self._listen_host)
 
     def create_transfer_manager(self, cache: TransferCache) -> RangedTransferManager:
-        return self._manager_factory(self.settings, self.events, self.users, self.shares,
-                                     self.network, cache=cache, **self._manager_options)
+        manager = self._manager_factory(self.settings, self.events, self.users, self.shares,
+                                        self.network, cache=cache, **self._manager_options)
+        if isinstance(self.network, SlskdnNetwork):
+            self.network.violation_listeners.append(manager.on_peer_violation)
+        return manager
 
     @property
     def ranged(self) -> RangedTransferManager:

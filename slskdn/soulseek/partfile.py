@@ -6,6 +6,11 @@ is opened read-write and created if missing, never truncated: other ranges may a
 it. Writing and hashing run in the default executor (hashlib releases the GIL on large
 buffers), so a slow disk does not stall the network loop; each stream awaits its previous
 write before the next, so its bytes stay in order.
+
+With a ``StreamClaim`` (the swarm's case) the first write of a byte wins: the stream stores
+only the bytes no other stream of the file has written (``written``), but hashes everything it
+received — its block digests are how peers are cross-checked. Without one every byte is
+written (the last write wins), which is what a single range wants.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+
+from .written import StreamClaim
 
 
 class BlockHasher:
@@ -52,13 +59,19 @@ class BlockHasher:
 
 
 class RangeWriter:
-    """Writes a stream that starts at ``start`` into ``path``; tracks position and SHA-256."""
+    """Writes a stream that starts at ``start`` into ``path``; tracks position and SHA-256.
+
+    ``position`` counts every byte received; ``stored`` only those this stream wrote (less than
+    ``written`` when a ``claim`` found some already written by another stream).
+    """
 
     def __init__(self, path: Path, start: int, *, block_size: int | None = None,
-                 file_size: int | None = None) -> None:
+                 file_size: int | None = None, claim: StreamClaim | None = None) -> None:
         self.path = path
         self.start = start
         self.position = start
+        self.stored = 0
+        self._claim = claim
         self._sha = hashlib.sha256()
         self._blocks = (BlockHasher(block_size, start, file_size)
                         if block_size and file_size is not None else None)
@@ -91,9 +104,13 @@ class RangeWriter:
 
     def _write_sync(self, fd: int, offset: int, data: bytes) -> list[tuple[int, str]]:
         view = memoryview(data)
-        done = 0
-        while done < len(view):  # pwrite may write less than asked (e.g. near a quota)
-            done += os.pwrite(fd, view[done:], offset + done)
+        if self._claim is not None:
+            self.stored += self._claim.write(fd, offset, view)
+        else:
+            done = 0
+            while done < len(view):  # pwrite may write less than asked (e.g. near a quota)
+                done += os.pwrite(fd, view[done:], offset + done)
+            self.stored += len(view)
         self._sha.update(view)
         return self._blocks.feed(view) if self._blocks is not None else []
 

@@ -43,6 +43,7 @@ from slskdn.logs import get_logger
 from .ranges import RangeConflictError, RangeError, RangeOutcome
 from .tickets import FileConnectionWaiters, ticket_sequence
 from .transfer import PeerTransfer, Phase, ProgressCallback, ReadyCallback
+from .written import StreamClaim
 
 log = get_logger(__name__)
 
@@ -72,12 +73,14 @@ class RangedTransferManager(TransferManager):
                   on_ready: ReadyCallback | None = None,
                   on_progress: ProgressCallback | None = None,
                   start_timeout: float | None = None, ready_timeout: float = 30.0,
-                  stall_timeout: float = 60.0, progress_interval: float = 0.25) -> PeerTransfer:
+                  stall_timeout: float = 60.0, progress_interval: float = 0.25,
+                  claim: StreamClaim | None = None) -> PeerTransfer:
         """Queue a transfer of ``remote_path`` at ``username``; returns its handle.
 
         With ``offset``/``end`` the range is fixed now; otherwise call ``request`` on the handle
         once it is READY (``on_ready``). ``start_timeout`` bounds the wait in the peer's queue
-        (None: until cancelled — peers may queue for hours, the scheduler decides).
+        (None: until cancelled — peers may queue for hours, the scheduler decides). With a
+        ``claim`` the stream writes only bytes no other stream of the part file wrote first.
         """
         key = (username, remote_path)
         if key in self._ranged:
@@ -86,7 +89,7 @@ class RangedTransferManager(TransferManager):
             username, remote_path, Path(part_path), expected_size=expected_size,
             block_size=block_size, ready_timeout=ready_timeout, stall_timeout=stall_timeout,
             progress_interval=progress_interval, on_ready=on_ready, on_progress=on_progress,
-            on_done=self._range_done)
+            on_done=self._range_done, claim=claim)
         if offset is not None or end is not None:
             if offset is None or end is None:
                 raise ValueError("give both offset and end, or neither")
@@ -111,6 +114,14 @@ class RangedTransferManager(TransferManager):
 
     def ranged_transfers(self) -> list[PeerTransfer]:
         return [pt for pt, _ in self._ranged.values()]
+
+    def on_peer_violation(self, username: str | None, reason: str) -> None:
+        """A peer broke the protocol (``peer_input``): fail its ranges still negotiating —
+        the broken message may have been its transfer request, and waiting for one would
+        last until a timeout. Streams already running carry raw bytes and go on."""
+        for pt in self.ranged_transfers():
+            if pt.username == username and pt.phase in (Phase.NEGOTIATING, Phase.READY):
+                pt.fail(RangeError.PROTOCOL_ERROR, f"peer {reason}")
 
     async def stop(self) -> list[asyncio.Task[Any]]:
         """aioslsk's stop, after closing our ranges (their outcome: cancelled)."""

@@ -16,6 +16,7 @@ class RangeError(StrEnum):
     READY_TIMEOUT = "ready_timeout"  # nobody chose a range for a ready source in time
     SIZE_MISMATCH = "size_mismatch"  # the peer announced another size than expected
     BAD_RANGE = "bad_range"  # the range does not fit the file the peer announced
+    PROTOCOL_ERROR = "protocol_error"  # the peer sent an oversized or malformed message
     PEER_CLOSED = "peer_closed"  # the connection closed before the range's end
     STALLED = "stalled"  # no byte arrived for stall_timeout seconds
     WRITE_ERROR = "write_error"  # the part file could not be written
@@ -45,8 +46,10 @@ class RangeProgress:
 
 @dataclass(frozen=True)
 class RangeOutcome:
-    """How a ranged transfer ended. ``bytes_written`` bytes were written at
-    [offset, offset + bytes_written) of the part file, whatever the error."""
+    """How a ranged transfer ended. ``bytes_written`` bytes were received for
+    [offset, offset + bytes_written) of the part file, whatever the error, and are there: written
+    by this stream, or — ``bytes_skipped`` of them, only with a shared ``WrittenRanges`` — by
+    another stream first (or held back past the limit the swarm set)."""
 
     username: str
     remote_path: str
@@ -59,6 +62,7 @@ class RangeOutcome:
     sha256: str | None  # of the bytes written (None when none were)
     error: RangeError | None = None
     reason: str = ""
+    bytes_skipped: int = 0
 
     @property
     def ok(self) -> bool:

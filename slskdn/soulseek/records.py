@@ -23,6 +23,8 @@ class SearchResult:
     free_slot: bool
     queue_length: int
     speed: int  # the peer's average upload speed as it reports it (bytes/s)
+    sample_rate: int | None = None  # Hz, when the peer sent it (aioslsk: lossless files)
+    bit_depth: int | None = None  # bits, when the peer sent it (aioslsk: lossless files)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ def search_results(username: str, files: list[FileData], *, free_slot: bool,
         SearchResult(username=username, path=f.filename, size=f.filesize,
                      bitrate=_attribute(f.attributes, AttributeKey.BITRATE),
                      duration=_attribute(f.attributes, AttributeKey.DURATION),
-                     free_slot=free_slot, queue_length=queue_length, speed=speed)
+                     free_slot=free_slot, queue_length=queue_length, speed=speed,
+                     sample_rate=_attribute(f.attributes, AttributeKey.SAMPLE_RATE),
+                     bit_depth=_attribute(f.attributes, AttributeKey.BIT_DEPTH))
         for f in files)
 
 

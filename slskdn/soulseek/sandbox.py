@@ -1,17 +1,23 @@
-"""A Soulseek network in one process: the loopback server plus N aioslsk peers sharing files.
+"""A loopback Soulseek network: the loopback server plus N aioslsk peers sharing files.
 
 Each peer shares a directory of generated files (the same path gives the same bytes on every
 peer, so they are copies of one file), uploads at a rate limit, and may misbehave: stall or
 drop mid-upload, or serve a corrupt copy (same size, one range differs). Everything listens on
-127.0.0.1 with OS-chosen ports.
+127.0.0.1 with OS-chosen ports. The server always runs on the caller's loop.
 
-One process, one asyncio loop: start-up takes ~0.1 s, tests drive and inspect every peer
-directly (kill one at a chosen moment, read the reference bytes), and nothing is left running
-when a test fails. The cost: all peers share the loop and one core, so the sandbox measures the
-protocol and scheduling, not the throughput of independent machines; rate limits keep the peers
-well below what one core can push. ``python -m slskdn.soulseek.sandbox ROOT`` runs the demo
-sandbox until SIGINT/SIGTERM and writes ``ROOT/sandbox.json`` (what ``slskdn sandbox
-up|down|status`` need).
+Where the peers run (``peer_processes``):
+
+- ``0`` (the default): on the caller's loop. Start-up takes ~0.1 s, tests drive and inspect
+  every peer directly (``sb.peers[name]`` is its ``SoulseekSession``), and nothing is left
+  running when a test fails. But peers and downloader share one loop and one core, so this
+  measures the protocol and the scheduling, not throughput.
+- ``N``: in N peer-host processes (``sandbox_host``), peers spread so that each process gets a
+  similar sum of caps; N ≥ the number of peers gives one process per peer. Start-up takes
+  ~1 s; ``kill_peer`` SIGKILLs a one-peer process (the kernel closes its sockets), else has
+  its host log it out. Benchmarks use this.
+
+``python -m slskdn.soulseek.sandbox ROOT`` runs the demo sandbox (one process per peer) until
+SIGINT/SIGTERM and writes ``ROOT/sandbox.json`` (what ``slskdn sandbox up|down|status`` need).
 """
 
 from __future__ import annotations
@@ -24,20 +30,23 @@ import random
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from slskdn.logs import get_logger
 
 from .client import SessionConfig, SoulseekSession
-from .misbehaviour import MisbehavingTransferManager, Misbehaviour
+from .misbehaviour import Misbehaviour
+from .sandbox_host import PeerHost
+from .sandbox_peer import PASSWORD, PeerSpec, remote_paths, start_peer
 from .server import LoopbackServer
+
+__all__ = ["PASSWORD", "STATE_FILE", "PeerSpec", "Sandbox", "SandboxFile", "read_state"]
 
 log = get_logger(__name__)
 
 STATE_FILE = "sandbox.json"
-PASSWORD = "sandbox"  # every sandbox account; the server registers users on first login
 
 
 @dataclass(frozen=True)
@@ -48,16 +57,6 @@ class SandboxFile:
     path: str  # relative, "/"-separated: "Artist - Album/01 - Title.flac"
     size: int = 0
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class PeerSpec:
-    name: str
-    files: Sequence[str] | None = None  # paths of SandboxFiles; None: all of them
-    upload_kbps: int = 0  # KiB/s; 0 = unlimited. aioslsk's limiter allows a 1 s burst first
-    upload_slots: int = 2
-    misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
-    ticket_start: int | None = None  # pin to reproduce aioslsk's fixed ticket sequence
 
 
 def make_content(item: SandboxFile, seed: int) -> bytes:
@@ -106,15 +105,20 @@ class Sandbox:
     """``async with Sandbox(root, files, peers) as sb:`` — see the module docstring."""
 
     def __init__(self, root: Path, files: Sequence[SandboxFile], peers: Sequence[PeerSpec], *,
-                 seed: int = 0, host: str = "127.0.0.1", requeue_interval: float = 1.0) -> None:
+                 seed: int = 0, host: str = "127.0.0.1", requeue_interval: float = 1.0,
+                 peer_processes: int = 0) -> None:
+        if peer_processes < 0:
+            raise ValueError(f"peer_processes must be ≥ 0, not {peer_processes}")
         self.root = Path(root)
         self.files = {f.path: f for f in files}
         self.specs = {p.name: p for p in peers}
         self.seed = seed
         self.host = host
         self.requeue_interval = requeue_interval
+        self.peer_processes = peer_processes
         self.server = LoopbackServer(host)
-        self.peers: dict[str, SoulseekSession] = {}
+        self.peers: dict[str, SoulseekSession] = {}  # peers on this loop (peer_processes=0)
+        self.hosts: dict[str, PeerHost] = {}  # peer name → its process (peer_processes>0)
         self.clients: dict[str, SoulseekSession] = {}
         self._content: dict[str, bytes] = {}
 
@@ -126,17 +130,24 @@ class Sandbox:
             reference = self.reference(item.path)
             reference.parent.mkdir(parents=True, exist_ok=True)
             reference.write_bytes(self._content[item.path])
+        for spec in self.specs.values():
+            self._fill_share(spec)
         await self.server.start()
         try:
-            await asyncio.gather(*(self._start_peer(spec) for spec in self.specs.values()))
+            if self.peer_processes == 0:
+                await asyncio.gather(*(self._start_peer(s) for s in self.specs.values()))
+            else:
+                await self._start_hosts()
         except BaseException:
             await self.stop()
             raise
-        log.info("sandbox up", server=f"{self.host}:{self.server.port}", peers=len(self.peers))
+        log.info("sandbox up", server=f"{self.host}:{self.server.port}",
+                 peers=len(self.online_peers()), processes=len(self.host_list()))
 
     async def stop(self) -> None:
         sessions = [*self.clients.values(), *self.peers.values()]
         await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
+        await asyncio.gather(*(h.stop() for h in self.host_list()), return_exceptions=True)
         self.clients.clear()
         self.peers.clear()
         await self.server.stop()
@@ -148,26 +159,52 @@ class Sandbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _start_peer(self, spec: PeerSpec) -> None:
-        share = self.root / "peers" / spec.name / "share"
+    def _share(self, name: str) -> Path:
+        return self.root / "peers" / name / "share"
+
+    def _fill_share(self, spec: PeerSpec) -> None:
+        share = self._share(spec.name)
+        share.mkdir(parents=True, exist_ok=True)
         for path in spec.files if spec.files is not None else self.files:
-            data = self._content[path]
-            if spec.misbehaviour.corrupt is not None:
-                data = corrupt(data, spec.misbehaviour.corrupt)
             target = share.joinpath(*path.split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        share.mkdir(parents=True, exist_ok=True)
-        config = SessionConfig(
-            host=self.host, port=self.server.port, username=spec.name, password=PASSWORD,
-            download_dir=self.root / "peers" / spec.name / "downloads", share_dirs=[share],
-            listen_host=self.host, upload_slots=spec.upload_slots,
-            upload_speed_kbps=spec.upload_kbps, ticket_start=spec.ticket_start,
-            requeue_interval=self.requeue_interval)
-        session = SoulseekSession(config, manager_factory=MisbehavingTransferManager,
-                                  misbehaviour=spec.misbehaviour)
-        await session.start()
-        self.peers[spec.name] = session
+            target.unlink(missing_ok=True)
+            if spec.misbehaviour.corrupt is not None:
+                target.write_bytes(corrupt(self._content[path], spec.misbehaviour.corrupt))
+                continue
+            try:  # an honest copy is the reference itself: no 50 MB written per peer
+                os.link(self.reference(path), target)
+            except OSError:
+                target.write_bytes(self._content[path])
+
+    async def _start_peer(self, spec: PeerSpec) -> None:
+        self.peers[spec.name] = await start_peer(
+            spec, (self.host, self.server.port), self._share(spec.name),
+            self.root / "peers" / spec.name / "downloads", requeue_interval=self.requeue_interval)
+
+    async def _start_hosts(self) -> None:
+        groups: list[list[PeerSpec]] = [[] for _ in range(min(self.peer_processes,
+                                                             len(self.specs)))]
+
+        def weight(spec: PeerSpec) -> int:
+            return spec.upload_kbps or 1 << 20  # uncapped weighs most
+
+        # Fastest first onto the least-loaded process: similar upload work in each.
+        for spec in sorted(self.specs.values(), key=weight, reverse=True):
+            min(groups, key=lambda g: (sum(map(weight, g)), len(g))).append(spec)
+        hosts = [PeerHost(
+            i, [(s, self._share(s.name), self.root / "peers" / s.name / "downloads")
+                for s in group],
+            (self.host, self.server.port), requeue_interval=self.requeue_interval,
+            log_path=self.root / "hosts" / f"host-{i}.log") for i, group in enumerate(groups)]
+        for host in hosts:
+            for name in host.specs:
+                self.hosts[name] = host
+        # Let every host finish starting (or fail) before a failure stops them all.
+        started = await asyncio.gather(*(h.start() for h in hosts), return_exceptions=True)
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def client(self, name: str, **overrides: Any) -> SoulseekSession:
         """A downloading session logged in to the sandbox (stopped with it)."""
@@ -182,10 +219,22 @@ class Sandbox:
 
     async def kill_peer(self, name: str) -> None:
         """Take a peer off the network now: its sockets close mid-whatever."""
-        session = self.peers.pop(name)
-        await session.stop()
+        if name in self.peers:
+            await self.peers.pop(name).stop()
+        elif name in self.hosts:
+            await self.hosts[name].kill(name)
+        else:
+            raise KeyError(f"no sandbox peer {name!r} is online")
 
     # --- what tests and tools read ------------------------------------------------------------
+
+    def online_peers(self) -> list[str]:
+        """The peers not killed (in either layout)."""
+        return [name for name in self.specs
+                if name in self.peers or (name in self.hosts and name in self.hosts[name].online)]
+
+    def host_list(self) -> list[PeerHost]:
+        return list({id(h): h for h in self.hosts.values()}.values())
 
     def content(self, path: str) -> bytes:
         return self._content[path]
@@ -198,16 +247,17 @@ class Sandbox:
 
     def remote_path(self, peer: str, path: str) -> str:
         """How ``peer`` names ``path`` on the network (``@@alias\\dir\\file``)."""
-        shares = self.peers[peer].client.shares
-        absolute = os.path.abspath(self.root / "peers" / peer / "share" / Path(*path.split("/")))
-        for directory in shares.shared_directories:
-            for item in directory.items:
-                if item.get_absolute_path() == absolute:
-                    return str(item.get_remote_path())
-        raise KeyError(f"{peer} does not share {path}")
+        absolute = os.path.abspath(self._share(peer) / Path(*path.split("/")))
+        if peer in self.hosts:
+            return self.hosts[peer].remote_path(peer, absolute)
+        try:
+            return remote_paths(self.peers[peer])[absolute]
+        except KeyError:
+            raise KeyError(f"{peer} does not share {path}") from None
 
     def state(self) -> dict[str, Any]:
         """A JSON-able description: where the server is, who is on it, what they share."""
+        online = set(self.online_peers())
         return {
             "pid": os.getpid(),
             "server": {"host": self.host, "port": self.server.port},
@@ -216,8 +266,9 @@ class Sandbox:
             "files": [{"path": f.path, "size": len(self._content[f.path]),
                        "sha256": self.sha256(f.path)} for f in self.files.values()],
             "peers": [{"name": s.name, "upload_kbps": s.upload_kbps,
-                       "misbehaviour": asdict(s.misbehaviour),
-                       "online": s.name in self.peers} for s in self.specs.values()],
+                       "misbehaviour": asdict(s.misbehaviour), "online": s.name in online,
+                       "pid": self.hosts[s.name].pid if s.name in self.hosts else os.getpid()}
+                      for s in self.specs.values()],
         }
 
 
@@ -250,7 +301,8 @@ async def serve(root: Path, stop: asyncio.Event, *, seed: int = 0) -> None:
     """Run the demo sandbox until ``stop`` is set; keeps ``root/sandbox.json`` current."""
     files, peers = demo_layout()
     state_path = Path(root) / STATE_FILE
-    async with Sandbox(Path(root), files, peers, seed=seed) as sandbox:
+    async with Sandbox(Path(root), files, peers, seed=seed,
+                       peer_processes=len(peers)) as sandbox:
         state_path.write_text(json.dumps(sandbox.state(), indent=2))
         try:
             await stop.wait()

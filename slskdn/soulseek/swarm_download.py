@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from slskdn.actors.swarm_driver import SwarmDriver, SwarmListener
@@ -31,6 +34,7 @@ from slskdn.domain.swarm.decisions import SOULSEEK
 from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
 from slskdn.domain.swarm.tracking import SourceSpec
 from slskdn.domain.transfer import Transfer
+from slskdn.domain.transfer_progress import KeptBytes
 from slskdn.engine import Engine
 from slskdn.logs import get_logger
 
@@ -72,6 +76,11 @@ def download_multi_source(
     start_timeout: float | None = None,
     stall_timeout: float = 60.0,
     filename: str | None = None,
+    job_id: UUID | None = None,
+    stop: threading.Event | None = None,
+    resume_transfer: UUID | None = None,
+    kept: KeptBytes | None = None,
+    on_transfer: Callable[[UUID], None] | None = None,
 ) -> SwarmDownloadResult:
     """Fetch the ``size``-byte file that each (username, remote path) in ``sources`` shares.
 
@@ -79,6 +88,11 @@ def download_multi_source(
     ``dest_path`` + ``.part`` unless given. ``expected_sha256`` (when known) lets the swarm
     check the whole file and trace corruption to a peer; without it only disagreements between
     peers on overlapping blocks can expose a corrupt peer.
+
+    ``stop`` interrupts the download without ending the transfer: it stays active in the log
+    and its part file is kept, to be resumed by passing ``resume_transfer`` (its id) and
+    ``kept`` (``domain.transfer_progress.kept_bytes`` of its events) — those bytes are not
+    fetched again. ``on_transfer`` is told the transfer id as soon as it exists.
     """
     actors, loop_thread = engine.actors, engine.loop
     if actors is None or loop_thread is None:
@@ -96,16 +110,29 @@ def download_multi_source(
     remote = {user: path for user, path in reversed(list(sources))}
     remote = {user: remote[user] for user in users}
     peers = {user: SourcePeer(peer_id(user, SOULSEEK), user, SOULSEEK) for user in users}
-    transfer_id = new_id(engine.clock())
-    tlog = log.bind(transfer_id=str(transfer_id))
     name = filename or dest_path.name
-    actors.command(
-        transfer_id,
-        Transfer.add_sources,
-        create=lambda id, at: Transfer.create(id=id, at=at, filename=name, size_bytes=size),
-        sources=[{"peer_id": str(p.peer_id), "username": p.username, "kind": p.kind}
-                 for p in peers.values()],
-    ).result(timeout=60)
+    sources_record = [{"peer_id": str(p.peer_id), "username": p.username, "kind": p.kind,
+                       "path": remote[user]} for user, p in peers.items()]  # fmt: skip
+    if resume_transfer is None:
+        transfer_id = new_id(engine.clock())
+        actors.command(
+            transfer_id, Transfer.add_sources,
+            create=lambda id, at: Transfer.create(id=id, at=at, filename=name, size_bytes=size,
+                                                  job_id=job_id),
+            sources=sources_record,
+        ).result(timeout=60)  # fmt: skip
+        actors.command(transfer_id, Transfer.choose_destination, dest_path=str(dest_path),
+                       part_path=str(part_path)).result(timeout=60)
+    else:
+        transfer_id = resume_transfer
+        actors.command(transfer_id, Transfer.add_sources, sources=sources_record).result(60)
+        kept_count = kept.kept if kept else 0
+        actors.command(transfer_id, Transfer.resume, kept_bytes=kept_count,
+                       reason=f"{kept_count} of {size} bytes kept from the part file"
+                       ).result(timeout=60)  # fmt: skip
+    if on_transfer is not None:
+        on_transfer(transfer_id)
+    tlog = log.bind(transfer_id=str(transfer_id))
 
     part = DiskPartFile(part_path, size)
     part.prepare()
@@ -121,6 +148,8 @@ def download_multi_source(
         content_check = partial(audio_md5_matches, part_path)
     swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256,
                          content_check=content_check)
+    if kept is not None and kept.kept:
+        _restore(swarm, part, kept, {str(p.peer_id): user for user, p in peers.items()})
     driver = SwarmDriver.start(swarm, SwarmRecorder(transfer_id, peers), actors)
     listener = SwarmListener(driver)
     transport.listener = listener
@@ -141,9 +170,11 @@ def download_multi_source(
         loop_thread.loop.call_soon_threadsafe(
             lambda: loop_thread.loop.call_later(interval, tick))
         try:
-            outcome = finished.result(timeout=time_limit)
+            outcome = _wait(finished, time_limit, stop)
         except FutureTimeout:
             failure = f"not finished within {time_limit:.0f} s"
+        except Interrupted:
+            failure = INTERRUPTED
         except Exception as exc:  # the driver crashed
             failure = f"swarm driver failed: {exc!r}"
     finally:
@@ -155,7 +186,7 @@ def download_multi_source(
     seconds = time.monotonic() - started
     if outcome is None or not outcome.complete:
         failure = failure or (outcome.failure if outcome else None) or "swarm did not complete"
-        if outcome is None:  # the driver never recorded an end: do it here
+        if outcome is None and failure != INTERRUPTED:  # the driver recorded no end
             actors.tell(transfer_id, Transfer.abort, reason=failure)
     sha = None
     if failure is None:
@@ -167,6 +198,8 @@ def download_multi_source(
             failure = f"SHA-256 {sha} differs from the expected {expected_sha256}"
     actors.flush([transfer_id, *(p.peer_id for p in peers.values())])
     part.close()
+    if failure is not None and failure != INTERRUPTED and engine.store is not None:
+        failure += _source_failures(engine.store.events_of(transfer_id), peers)
 
     served = {user: sum(b - a for a, b in ranges)
               for user, ranges in swarm.served_ranges.items()}
@@ -186,6 +219,55 @@ def download_multi_source(
         bytes_by_peer=served, part_path=part_path, dest_path=moved,
         verified=bool(outcome and outcome.verified), convicted=convicted, reason=failure,
         delivered_bytes=outcome.delivered_bytes if outcome else 0)
+
+
+def _source_failures(events: Sequence[Any], peers: dict[str, SourcePeer]) -> str:
+    """" (user: last failure; …)" — so a download that ran out of sources says why."""
+    names = {str(p.peer_id): user for user, p in peers.items()}
+    last = {names.get(e.peer_id, e.peer_id): e.reason for e in events
+            if isinstance(e, Transfer.RangeFailed)}  # fmt: skip
+    return f" ({'; '.join(f'{u}: {r}' for u, r in last.items())})" if last else ""
+
+
+def _restore(swarm: SwarmSession, part: DiskPartFile, kept: KeptBytes,
+             source_of_peer: dict[str, str]) -> None:
+    """Mark what an earlier run left in the part file as present, before the swarm starts:
+    the planner never assigns those bytes, and the data path never overwrites them.
+    Received bytes stay their sender's (the whole-file check can still trace them); bytes
+    of a peer that is no longer a source are fetched again."""
+    anyone = next(iter(swarm.sources))  # verified bytes are nobody's to blame
+    for peer, spans in kept.received.items():
+        source = source_of_peer.get(peer)
+        if source is None:
+            continue
+        for a, b in spans:
+            swarm.range_map.mark_received(a, b, source)
+            part.written.restore(a, b)
+    for a, b in kept.verified:
+        swarm.range_map.mark_received(a, b, anyone)
+        swarm.range_map.mark_verified(a, b)
+        part.written.restore(a, b)
+
+
+INTERRUPTED = "interrupted; the transfer stays active and can be resumed"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _wait(finished: Future[SwarmOutcome], limit: float,
+          stop: threading.Event | None) -> SwarmOutcome:
+    deadline = time.monotonic() + limit
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FutureTimeout
+        try:
+            return finished.result(timeout=min(left, 0.25) if stop is not None else left)
+        except FutureTimeout:
+            if stop is not None and stop.is_set():
+                raise Interrupted from None
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -1,4 +1,4 @@
-"""The swarm's ``RangeTransport`` on real Soulseek peers, and its ``PartFile`` on disk.
+"""The swarm's ``RangeTransport`` on real Soulseek peers (its ``PartFile``: ``diskpart``).
 
 One ``SoulseekRangeTransport`` serves one file (one remote path per source) written into one
 part file. The swarm session calls it from the SwarmDriver actor thread; every call is
@@ -12,192 +12,57 @@ Mapping of the two-phase handle to the port:
 
 - ``negotiate(source)`` → ``session.negotiate(user, path, part, expected_size, block_size)``;
   READY → ``on_ready``;
-- ``request(source, a, b)`` → ``handle.request(a, b)``; progress → the stream's new bytes are
-  committed to the part file (first write wins, see ``DiskPartFile``), then ``on_progress``
-  with the whole aligned blocks the stream hashed as (start, end, sha256) triples;
+- ``request(source, a, b)`` → ``handle.request(a, b)``; the stream writes straight into the
+  part file, only bytes no other stream wrote first (``written.StreamClaim``); progress →
+  ``on_progress`` with the whole aligned blocks the stream hashed as (start, end, sha256)
+  triples;
 - ``set_end`` / ``cancel`` / ``release`` → ``handle.set_end`` / ``handle.cancel``;
 - the outcome → ``on_complete`` (no error) or ``on_failed`` (an error); nothing after
   ``cancel`` or ``release``.
+
+The swarm credits a byte to the first stream that *reports* it, so the reports must follow the
+order in which streams wrote (``written``): a stream's position is passed on only after the
+streams that wrote bytes it skipped have reported them (``_advance``). ``set_end`` and
+``cancel`` act on the stream's claim at once, on the calling thread, so nothing written past an
+end the swarm already moved counts as the victim's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from slskdn.domain.swarm.ports import TransferListener
 from slskdn.logs import get_logger
 
 from .client import SoulseekSession
+from .diskpart import DiskPartFile
 from .ranges import RangeConflictError, RangeError, RangeOutcome, RangeProgress, RangeStateError
 from .transfer import PeerTransfer
+from .written import StreamClaim
 
 log = get_logger(__name__)
-
-_READ_CHUNK = 1024 * 1024
 
 # Failures after which asking the same peer again is pointless for this file.
 PERMANENT_ERRORS = frozenset(
     {RangeError.REJECTED, RangeError.UNREACHABLE, RangeError.SIZE_MISMATCH,
-     RangeError.BAD_RANGE, RangeError.WRITE_ERROR}
+     RangeError.BAD_RANGE, RangeError.WRITE_ERROR, RangeError.PROTOCOL_ERROR}
 )
-
-
-class WrittenRanges:
-    """Sorted, merged [start, end) intervals of bytes already in the part file."""
-
-    def __init__(self) -> None:
-        self._spans: list[tuple[int, int]] = []
-
-    def gaps(self, start: int, end: int) -> list[tuple[int, int]]:
-        """The parts of [start, end) not written yet."""
-        out: list[tuple[int, int]] = []
-        pos = start
-        for a, b in self._spans:
-            if b <= pos:
-                continue
-            if a >= end:
-                break
-            if a > pos:
-                out.append((pos, a))
-            pos = max(pos, b)
-            if pos >= end:
-                break
-        if pos < end:
-            out.append((pos, end))
-        return out
-
-    def add(self, start: int, end: int) -> None:
-        spans = [(a, b) for a, b in self._spans if b < start or a > end]
-        merged = [(a, b) for a, b in self._spans if not (b < start or a > end)]
-        lo = min([start, *(a for a, _ in merged)])
-        hi = max([end, *(b for _, b in merged)])
-        spans.append((lo, hi))
-        self._spans = sorted(spans)
-
-    def remove(self, start: int, end: int) -> None:
-        out: list[tuple[int, int]] = []
-        for a, b in self._spans:
-            if b <= start or a >= end:
-                out.append((a, b))
-                continue
-            if a < start:
-                out.append((a, start))
-            if b > end:
-                out.append((end, b))
-        self._spans = out
-
-    def total(self) -> int:
-        return sum(b - a for a, b in self._spans)
-
-
-class DiskPartFile:
-    """``PartFile`` over the real part file on disk, with the port's rule: the *first* write of
-    a byte wins until it is discarded.
-
-    The ranged data path writes each stream's bytes with ``pwrite`` (last write wins), so the
-    transport gives every stream its own sparse *stream file* and commits what a stream
-    reports into this file, skipping bytes already written. Without this, a racing or
-    overlapping stream could overwrite bytes the swarm credits to another source, and the
-    whole-file trace could convict the wrong peer.
-    """
-
-    def __init__(self, path: Path, size: int) -> None:
-        self.path = Path(path)
-        self.size = size
-        self.written = WrittenRanges()
-        self._lock = threading.Lock()  # commit (loop thread) vs discard (actor thread)
-        self._fd: int | None = None
-
-    def prepare(self) -> None:
-        """Create the file (never truncating bytes already there) at exactly ``size`` bytes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size != self.size:
-            os.ftruncate(self._fd, self.size)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-    def commit(self, source: Path, start: int, end: int) -> int:
-        """Copy [start, end) from a stream file where not written yet; returns bytes copied."""
-        copied = 0
-        with self._lock:
-            if self._fd is None:
-                raise RuntimeError("part file is not open")
-            gaps = self.written.gaps(start, min(end, self.size))
-            if not gaps:
-                return 0
-            src = os.open(source, os.O_RDONLY)
-            try:
-                for a, b in gaps:
-                    pos = a
-                    while pos < b:
-                        data = os.pread(src, min(_READ_CHUNK, b - pos), pos)
-                        if not data:
-                            raise OSError(f"stream file {source} ends at {pos}, before {b}")
-                        done = 0
-                        while done < len(data):
-                            done += os.pwrite(self._fd, data[done:], pos + done)
-                        pos += len(data)
-                    self.written.add(a, b)
-                    copied += b - a
-            finally:
-                os.close(src)
-        return copied
-
-    def _read(self, start: int, end: int, sink: Callable[[bytes], None]) -> None:
-        end = min(end, self.size)
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            left = end - start
-            while left > 0:
-                chunk = f.read(min(_READ_CHUNK, left))
-                if not chunk:  # shorter than expected: hash zeros like a sparse file
-                    chunk = bytes(min(_READ_CHUNK, left))
-                sink(chunk)
-                left -= len(chunk)
-
-    def sha256(self) -> str:
-        h = hashlib.sha256()
-        with self._lock:
-            self._read(0, self.size, h.update)
-        return h.hexdigest()
-
-    def digest(self, start: int, end: int) -> str:
-        h = hashlib.sha256()
-        with self._lock:
-            self._read(start, end, h.update)
-        return h.hexdigest()
-
-    def block_digests(self, block_size: int) -> dict[int, str]:
-        return {i: self.digest(s, s + block_size)
-                for i, s in enumerate(range(0, self.size, block_size))}
-
-    def discard(self, start: int, end: int) -> None:
-        with self._lock:
-            self.written.remove(start, end)
 
 
 @dataclass
 class _Stream:
-    """One handle's stream file and how much of it went into the part file (loop thread)."""
+    """One handle's claim on the part file and the request it serves."""
 
-    path: Path
-    committed: int = 0
+    claim: StreamClaim
     request_id: int | None = None
+    signalled: bool = False  # a progress report went out (the swarm's first-byte signal)
 
 
 @dataclass
@@ -230,17 +95,22 @@ class SoulseekRangeTransport:
         }
         self._sources = {sid: _Source(sid, user, path) for sid, (user, path) in sources.items()}
         self._ids = itertools.count(1)
-        self._id_lock = threading.Lock()
         self._by_request: dict[int, PeerTransfer] = {}
         self._request_of: dict[int, int] = {}  # id(handle) -> request id
         # id(handle) -> (handle, its source): every handle stays referenced, so ids are unique
         self._handles: dict[int, tuple[PeerTransfer, _Source]] = {}
         self._silenced: set[int] = set()  # id(handle) of cancelled / released handles
-        self._streams: dict[int, _Stream] = {}  # id(handle) -> its stream file
-        # request id -> the end the session wants (written by the actor thread at once, so a
-        # stream never commits bytes past an end the session already moved)
+        self._streams: dict[int, _Stream] = {}  # id(handle) -> its claim
+        # The actor thread moves a request's end (and stops a cancelled one) at once, on its
+        # claim, so no byte past an end the session already moved is written as the victim's;
+        # a request not bound to its claim yet (the loop has not run ``_request``) keeps its
+        # end here until it is. ``_lock`` guards these three.
+        self._lock = threading.Lock()
         self._limits: dict[int, int] = {}
-        self._negotiations = itertools.count(1)
+        self._stopped: set[int] = set()
+        self._claims: dict[int, StreamClaim] = {}  # request id -> claim
+        self._by_owner: dict[int, PeerTransfer] = {}  # claim owner -> its handle (loop thread)
+        part.written.on_freeze = self._on_freeze
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.log = log.bind(transfer_id=transfer_id)
@@ -251,18 +121,27 @@ class SoulseekRangeTransport:
         self.loop.call_soon_threadsafe(self._negotiate, source_id)
 
     def request(self, source_id: str, start: int, end: int) -> int:
-        with self._id_lock:
+        with self._lock:
             request_id = next(self._ids)
-        self._limits[request_id] = end
+            self._limits[request_id] = end
         self.loop.call_soon_threadsafe(self._request, source_id, request_id, start, end)
         return request_id
 
     def set_end(self, request_id: int, end: int) -> None:
-        if request_id in self._limits:
-            self._limits[request_id] = end
+        with self._lock:
+            if request_id in self._limits:
+                self._limits[request_id] = end
+            claim = self._claims.get(request_id)
+        if claim is not None:
+            claim.set_limit(end)
         self.loop.call_soon_threadsafe(self._set_end, request_id, end)
 
     def cancel(self, request_id: int) -> None:
+        with self._lock:
+            self._stopped.add(request_id)
+            claim = self._claims.get(request_id)
+        if claim is not None:
+            claim.stop()  # the bytes it wrote past its last report are not credited to it
         self.loop.call_soon_threadsafe(self._cancel, request_id)
 
     def release(self, source_id: str) -> None:
@@ -292,13 +171,13 @@ class SoulseekRangeTransport:
         if self._closed:
             return
         cell: list[PeerTransfer] = []
-        stream = _Stream(self.part.path.with_name(
-            f".{self.part.path.name}.stream-{next(self._negotiations)}"))
+        stream = _Stream(self.part.written.stream())
+        stream.claim.set_limit(0)  # nothing may be written before a range is requested
         try:
             handle = self.session.negotiate(
-                src.username, src.remote_path, stream.path, expected_size=self.part.size,
+                src.username, src.remote_path, self.part.path, expected_size=self.part.size,
                 block_size=self.block_size, on_ready=self._on_ready,
-                on_progress=self._progress_callback(cell), **self._options)
+                on_progress=self._progress_callback(cell), claim=stream.claim, **self._options)
         except (RangeConflictError, RangeStateError, ValueError, RuntimeError) as exc:
             self._failed(src, None, f"cannot negotiate: {exc}", False)
             return
@@ -306,6 +185,7 @@ class SoulseekRangeTransport:
         src.handle = handle
         self._handles[id(handle)] = (handle, src)
         self._streams[id(handle)] = stream
+        self._by_owner[stream.claim.owner] = handle
         self.log.debug("negotiating", peer=src.username, source=src.source_id)
         self._spawn(self._watch(src, handle))
 
@@ -319,29 +199,45 @@ class SoulseekRangeTransport:
         def report(progress: RangeProgress) -> None:
             if not cell or id(cell[0]) in self._silenced or self.listener is None:
                 return
-            handle = cell[0]
-            stream = self._streams[id(handle)]
+            stream = self._streams[id(cell[0])]
             request_id = stream.request_id
             if request_id is None:
                 return
-            limit = self._limits.get(request_id, progress.position)
-            position = min(progress.position, limit)
-            if position > stream.committed:
-                try:
-                    self.part.commit(stream.path, stream.committed, position)
-                except OSError as exc:
-                    self._silenced.add(id(handle))
-                    handle.cancel("part file write failed")
-                    self._failed(self._handles[id(handle)][1], request_id,
-                                 f"write_error: cannot write the part file: {exc}", False)
-                    return
-                stream.committed = position
+            now = time.monotonic()
+            self._advance(stream, now, set())
+            limit = stream.claim.limit
+            position = stream.claim.reported if stream.claim.reported is not None else 0
+            if limit is not None:  # frozen below what it reported: never credit past that
+                position = min(position, limit)
             bs, size = self.block_size, self.part.size
             blocks = [(i * bs, min((i + 1) * bs, size), digest) for i, digest in progress.blocks
-                      if min((i + 1) * bs, size) <= limit]
-            self.listener.on_progress(request_id, position, blocks, time.monotonic())
+                      if limit is None or min((i + 1) * bs, size) <= limit]
+            if blocks or not stream.signalled:  # its position went out in ``_advance``
+                stream.signalled = True
+                self.listener.on_progress(request_id, position, blocks, now)
 
         return report
+
+    def _advance(self, stream: _Stream, now: float, seen: set[int]) -> None:
+        """Pass on ``stream``'s position as far as it may go — after the streams that wrote
+        bytes it skipped, if they have not reported them yet: the swarm credits a byte to
+        whoever reports it first, and that must be its writer (``WrittenRanges``)."""
+        assert self.listener is not None and stream.request_id is not None
+        seen.add(stream.claim.owner)
+        while (writer := self.part.written.blocker(stream.claim)) is not None:
+            other = self._by_owner.get(writer.owner)
+            first = self._streams.get(id(other)) if other is not None else None
+            if (first is None or first.request_id is None or writer.owner in seen
+                    or id(other) in self._silenced):
+                break
+            before = writer.reported
+            self._advance(first, now, seen)
+            if writer.reported == before:
+                break  # it cannot move either: report what we may
+        position = stream.claim.advance()
+        if position is not None:
+            stream.signalled = True
+            self.listener.on_progress(stream.request_id, position, [], now)
 
     def _request(self, source_id: str, request_id: int, start: int, end: int) -> None:
         src = self._sources[source_id]
@@ -349,6 +245,12 @@ class SoulseekRangeTransport:
         if handle is None or handle.done() or id(handle) in self._request_of:
             self._failed(src, request_id, "source is not ready for a range", False)
             return
+        stream = self._streams[id(handle)]
+        with self._lock:  # bind the claim: from now on the actor thread moves its end itself
+            self._claims[request_id] = stream.claim
+            stream.claim.set_limit(self._limits.get(request_id, end))
+            if request_id in self._stopped:
+                stream.claim.stop()
         try:
             handle.request(start, end)
         except (RangeStateError, ValueError) as exc:
@@ -358,8 +260,7 @@ class SoulseekRangeTransport:
             return
         self._by_request[request_id] = handle
         self._request_of[id(handle)] = request_id
-        stream = self._streams[id(handle)]
-        stream.request_id, stream.committed = request_id, start
+        stream.request_id = request_id
         self.log.debug("range requested", peer=src.username, request_id=request_id,
                        range=f"{start}-{end}")
 
@@ -378,6 +279,21 @@ class SoulseekRangeTransport:
         if not handle.done():
             handle.cancel("cancelled by the swarm")
 
+    def _on_freeze(self, claim: StreamClaim) -> None:
+        """(Actor thread, from ``discard``.) The stream skipped bytes that were just forgotten:
+        close it where it stopped; the swarm gets it back as a range completed short of its
+        end and fetches the rest again."""
+        self.loop.call_soon_threadsafe(self._cut, claim)
+
+    def _cut(self, claim: StreamClaim) -> None:
+        handle = self._by_owner.get(claim.owner)
+        if handle is None or handle.done() or id(handle) in self._silenced:
+            return
+        self.log.debug("stream cut: bytes it skipped were forgotten", peer=handle.username,
+                       request_id=self._request_of.get(id(handle)), at=claim.limit)
+        with contextlib.suppress(RangeStateError):
+            handle.set_end(claim.limit if claim.limit is not None else 0)
+
     def _release(self, source_id: str) -> None:
         src = self._sources[source_id]
         src.generation += 1  # a negotiation waiting for an old stream to close is dropped
@@ -389,10 +305,15 @@ class SoulseekRangeTransport:
 
     async def _watch(self, src: _Source, handle: PeerTransfer) -> None:
         outcome = await handle.wait()
-        with contextlib.suppress(OSError):  # the stream's bytes are in the part file now
-            self._streams[id(handle)].path.unlink(missing_ok=True)
         request_id = self._request_of.get(id(handle))
         silenced = id(handle) in self._silenced
+        stream = self._streams[id(handle)]
+        if request_id is not None and not silenced and self.listener is not None:
+            self._advance(stream, time.monotonic(), set())
+        # The swarm drops the transfer with its outcome: bytes it wrote but could not report
+        # (held back behind another stream's) will never be credited to it, so they are not
+        # its own any more.
+        stream.claim.stop()
         if not silenced and self.listener is not None:
             now = time.monotonic()
             if outcome.ok:
@@ -403,7 +324,8 @@ class SoulseekRangeTransport:
                              outcome.error in PERMANENT_ERRORS)
         self.log.debug("source transfer ended", peer=src.username, request_id=request_id,
                        error=outcome.error.value if outcome.error else None,
-                       bytes=outcome.bytes_written, silenced=silenced)
+                       bytes=outcome.bytes_written, skipped=outcome.bytes_skipped,
+                       silenced=silenced)
 
     def _failed(self, src: _Source, request_id: int | None, reason: str,
                 permanent: bool) -> None:
@@ -433,9 +355,6 @@ class SoulseekRangeTransport:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        for stream in self._streams.values():
-            with contextlib.suppress(OSError):
-                stream.path.unlink(missing_ok=True)
 
     def streams_running(self) -> int:
         """Handles not yet ended (loop thread)."""

@@ -30,6 +30,7 @@ from slskdn.logs import get_logger
 
 from .partfile import RangeWriter
 from .ranges import RangeError, RangeOutcome, RangeProgress, RangeStateError
+from .written import StreamClaim
 
 if TYPE_CHECKING:
     from aioslsk.network.connection import PeerConnection
@@ -54,13 +55,15 @@ class PeerTransfer:
                  expected_size: int | None, block_size: int | None,
                  ready_timeout: float, stall_timeout: float, progress_interval: float,
                  on_ready: ReadyCallback | None, on_progress: ProgressCallback | None,
-                 on_done: Callable[[PeerTransfer], None]) -> None:
+                 on_done: Callable[[PeerTransfer], None],
+                 claim: StreamClaim | None = None) -> None:
         self.username = username
         self.remote_path = remote_path
         self.part_path = part_path
         self.expected_size = expected_size
         self.file_size: int | None = None
         self._block_size = block_size
+        self._claim = claim
         self._ready_timeout = ready_timeout
         self._stall_timeout = stall_timeout
         self._progress_interval = progress_interval
@@ -200,7 +203,7 @@ class PeerTransfer:
         """Receive [offset, end) from ``connection`` into the part file; sets the outcome."""
         assert self._offset is not None and self._end is not None
         writer = RangeWriter(self.part_path, self._offset, block_size=self._block_size,
-                             file_size=self.file_size)
+                             file_size=self.file_size, claim=self._claim)
         try:
             writer.open()
         except OSError as exc:
@@ -324,6 +327,8 @@ class PeerTransfer:
             offset=self._offset if started is not None else None,
             end=self._end,
             bytes_written=writer.written if writer is not None else 0,
+            # max: a write cancelled mid-way may be stored but not yet counted in ``written``
+            bytes_skipped=max(0, writer.written - writer.stored) if writer is not None else 0,
             waited_s=(started if started is not None else now) - self._requested_at,
             duration_s=now - started if started is not None else 0.0,
             file_size=self.file_size,

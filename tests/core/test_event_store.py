@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from slskdn.domain.ids import new_id
+from slskdn.domain.ids import new_id, peer_id
 from slskdn.domain.job import Job
+from slskdn.domain.peer import Peer
+from slskdn.domain.transfer import Transfer
 from slskdn.storage.database import DatabaseLocation, StoreUnavailable
-from slskdn.storage.event_store import EventStore
+from slskdn.storage.event_store import EventStore, FastJSONTranscoder
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -88,6 +91,44 @@ def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
     job = store.get(job_id)
     assert job.origin == "cli"
     assert job.target == "mbid"
+
+
+def test_stored_rows_are_byte_for_byte_what_eventsourcing_would_store(store: EventStore) -> None:
+    """The fast write path must not change the stored format that old logs and readers use."""
+    job = Job.create(id=new_id(AT), kind="release", target="mbid", at=AT)  # class_version 2
+    job.start(AT)
+    transfer = Transfer.create(
+        id=new_id(AT), at=AT, filename="ü €.flac", size_bytes=1 << 40, job_id=job.id
+    )
+    source = str(peer_id("alice"))
+    transfer.add_sources(AT, [{"peer_id": source, "username": "alice", "kind": "soulseek"}])
+    transfer.receive_range(AT, peer_id=source, offset=0, length=1 << 20, duration_ms=7)
+    transfer.rebalance(AT, "stall", [{"from": source, "at": AT, "id": job.id, "x": 1.5}])
+    peer = Peer.create(id=peer_id("alice"), at=AT, username="alice", source_kind="soulseek")
+    peer.record_range_served(AT, bytes=1 << 20, duration_ms=7, transfer_id=transfer.id)
+    peer.record_rtt(AT, 12.25)
+    events = [e for a in (job, transfer, peer) for e in a.collect_events()]
+    store.save(events)
+
+    stock = JSONTranscoder()
+    Application().register_transcodings(stock)
+    expected = [Mapper(transcoder=stock).to_stored_event(e) for e in events]
+    stored = [s for a in (job, transfer, peer) for s in store.app.recorder.select_events(a.id)]
+    assert [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored] == [
+        (e.originator_id, e.originator_version, e.topic, e.state) for e in expected
+    ]
+    assert [n.id for n in store.notifications(1, 100)] == list(range(1, len(events) + 1))
+    assert store.get(transfer.id).bytes_received == 1 << 20
+
+
+def test_the_fast_transcoder_fails_like_the_stock_one() -> None:
+    fast = FastJSONTranscoder()
+    with pytest.raises(TypeError, match="not serializable"):
+        fast.encode({"x": object()})
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    with pytest.raises(ValueError, match="Circular reference"):
+        fast.encode({"x": cyclic})
 
 
 def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> None:

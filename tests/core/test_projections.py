@@ -203,3 +203,31 @@ def test_a_new_projection_version_triggers_a_rebuild(db: tuple[EventStore, sa.En
     assert runner.status().needs_rebuild
     assert runner.catch_up() == 2
     assert not runner.status().needs_rebuild
+
+
+def test_a_new_version_with_other_columns_gets_its_tables_recreated(
+    db: tuple[EventStore, sa.Engine],
+) -> None:
+    store, engine = db
+    history = History(store)
+    history.step(("peer", 1, "timeout", 1))
+    history.commit()
+    old_tables = sa.MetaData()
+    sa.Table("proj_peer_activity", old_tables,
+             sa.Column("peer_id", sa.String(36), primary_key=True))
+
+    class OldActivity(ActivityProjection):
+        version = 0
+        metadata = old_tables
+
+        def apply(self, conn: sa.Connection, events: Sequence[Any]) -> None:
+            pass
+
+    with engine.begin() as conn:  # the old layout, as an earlier release left it
+        for table in reversed(ActivityProjection.metadata.sorted_tables):
+            table.drop(conn, checkfirst=True)
+    ProjectionRunner(store, engine, OldActivity()).catch_up()
+    runner = ProjectionRunner(store, engine, ActivityProjection())
+    assert runner.catch_up() > 0  # would fail on the old table's missing columns
+    with engine.connect() as conn:
+        assert rows(conn)["peers"][0]["timeouts"] == 1

@@ -18,6 +18,14 @@ def slskdn(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_the_sandbox_comes_up_reports_its_peers_and_goes_down(tmp_path: Path) -> None:
     try:
         up = slskdn(tmp_path, "sandbox", "up", "--json")
@@ -25,6 +33,9 @@ def test_the_sandbox_comes_up_reports_its_peers_and_goes_down(tmp_path: Path) ->
         state = json.loads(up.stdout)
         assert state["server"]["host"] == "127.0.0.1"
         assert sorted(state["online"]) == ["corrupt", "fast-1", "fast-2", "slow", "staller"]
+        peer_pids = {p["pid"] for p in state["peers"]}
+        assert len(peer_pids) == 5 and state["pid"] not in peer_pids  # a process per peer
+        assert all(_alive(pid) for pid in peer_pids)
         again = json.loads(slskdn(tmp_path, "sandbox", "up", "--json").stdout)
         assert again["pid"] == state["pid"]  # already running: not started twice
         status = json.loads(slskdn(tmp_path, "sandbox", "status", "--json").stdout)
@@ -32,6 +43,7 @@ def test_the_sandbox_comes_up_reports_its_peers_and_goes_down(tmp_path: Path) ->
     finally:
         down = slskdn(tmp_path, "sandbox", "down")
     assert down.returncode == 0, down.stderr
+    assert not any(_alive(pid) for pid in peer_pids)  # down stops the peers' processes too
     gone = slskdn(tmp_path, "sandbox", "status", "--json")
     assert gone.returncode == 1
     assert json.loads(gone.stdout) == {"running": False, "root": str(tmp_path / "sandbox")}
@@ -79,7 +91,8 @@ def test_the_daemon_logs_in_shares_the_library_and_stops_on_sigterm(tmp_path: Pa
     (music / "Only On The Daemon.flac").write_bytes(b"fLaC" + bytes(range(256)) * 40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLSKDN_")}
     env.update(
-        {"SLSKDN_APP_DIR": str(tmp_path), "SLSKDN_LIBRARY_DIRECTORIES": f"[{tmp_path / 'Music'}]"}
+        {"SLSKDN_APP_DIR": str(tmp_path), "SLSKDN_LIBRARY_DIRECTORIES": f"[{tmp_path / 'Music'}]",
+         "SLSKDN_API_PORT": "0"}
     )
     daemon = None
     try:
@@ -96,7 +109,8 @@ def test_the_daemon_logs_in_shares_the_library_and_stops_on_sigterm(tmp_path: Pa
                 break
         found = json.loads(
             slskdn(
-                tmp_path, "search", "Only On The Daemon", "--sandbox", "--window", "2", "--json"
+                tmp_path, "search", "Only On The Daemon", "--sandbox", "--window", "2", "--json",
+                "--no-daemon",  # another user: the daemon's own searches skip its own shares
             ).stdout
         )
         assert [o["username"] for g in found for o in g["offers"]] == ["slskdn-daemon"]

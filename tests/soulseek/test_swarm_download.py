@@ -4,83 +4,30 @@ through a real Engine (actors, event store), with a peer that dies and one that 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from slskdn.config import load_settings
 from slskdn.domain.ids import peer_id
 from slskdn.engine import Engine
-from slskdn.history import iter_events
-from slskdn.soulseek.client import SoulseekSession
 from slskdn.soulseek.misbehaviour import Misbehaviour
-from slskdn.soulseek.sandbox import PeerSpec, Sandbox, SandboxFile
-from slskdn.soulseek.swarm_download import SwarmDownloadResult, download_multi_source
+from slskdn.soulseek.sandbox import PeerSpec, Sandbox
 from tests.soulseek.conftest import MiB
+from tests.soulseek.engine_setup import Setup, make_setup_factory, on_disk, stop_all
 
 TRACK = "Artist - Album/01 - Track.bin"
 SIZE = 4 * MiB
 
 
-@dataclass
-class Setup:
-    engine: Engine
-    sandbox: Sandbox
-    client: SoulseekSession
-
-    def on_loop(self, coro: Any, timeout: float = 30.0) -> Any:
-        assert self.engine.loop is not None
-        return self.engine.loop.submit(coro).result(timeout)
-
-    def sources(self) -> list[tuple[str, str]]:
-        return [(name, self.sandbox.remote_path(name, TRACK)) for name in self.sandbox.peers]
-
-    def download(self, **options: Any) -> SwarmDownloadResult:
-        dest = self.client.local_path_for(self.sources()[0][1])
-        return download_multi_source(self.engine, self.client, self.sources(), SIZE, dest,
-                                     time_limit=45, **options)
-
-    def events(self) -> list[dict[str, Any]]:
-        self.engine.flush()
-        assert self.engine.store is not None
-        return list(iter_events(self.engine.store))
-
-
 @pytest.fixture
 def make_setup(tmp_path: Path) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
     started: list[tuple[Engine, Sandbox | None]] = []
-
-    def make(peers: list[PeerSpec]) -> Setup:
-        engine = Engine(load_settings(env={"SLSKDN_APP_DIR": str(tmp_path / "app")})).start()
-        started.append((engine, None))
-        assert engine.loop is not None
-
-        async def up() -> tuple[Sandbox, SoulseekSession]:
-            sandbox = Sandbox(tmp_path / "sandbox", [SandboxFile(TRACK, SIZE)], peers)
-            started[-1] = (engine, sandbox)
-            await sandbox.start()
-            return sandbox, await sandbox.client("downloader")
-
-        sandbox, client = engine.loop.submit(up()).result(30)
-        return Setup(engine, sandbox, client)
-
-    yield make
-    for engine, sandbox in started:
-        try:
-            if sandbox is not None and engine.loop is not None:
-                engine.loop.submit(sandbox.stop()).result(30)
-        finally:
-            engine.stop()
-
-
-def on_disk(result: SwarmDownloadResult) -> str:
-    assert result.dest_path is not None
-    return hashlib.sha256(result.dest_path.read_bytes()).hexdigest()
+    make = make_setup_factory(tmp_path, started)
+    yield lambda peers: make(peers, TRACK, SIZE)
+    stop_all(started)
 
 
 def test_three_rate_limited_peers_serve_one_file(make_setup: Any) -> None:
@@ -157,4 +104,6 @@ def test_a_corrupt_peer_is_caught_and_its_bytes_replaced(make_setup: Any) -> Non
     events = setup.events()
     corrupt = [e for e in events if e["type"] == "Peer.CorruptDataSent"]
     assert {e["aggregate_id"] for e in corrupt} == {str(peer_id("liar"))}
-    assert not list(result.part_path.parent.glob(".*.stream-*"))  # stream files cleaned up
+    # Streams wrote straight into the part file: no side files, the file is all that is left.
+    assert result.dest_path is not None
+    assert [p.name for p in result.dest_path.parent.iterdir()] == [result.dest_path.name]

@@ -1,0 +1,310 @@
+"""The download service: requests in, multi-source downloads out, jobs in the log.
+
+One service per Soulseek session. A request becomes a ``Job`` (kind ``track``) at once —
+durable before ``submit`` returns — and runs on one of ``max_parallel`` worker threads:
+look the file up (search), create its ``Transfer`` (sources with their remote paths, the
+destination), download it through the swarm, and end the job. A transfer interrupted by a
+shutdown or a crash stays active in the log; ``resume_unfinished`` picks every such transfer
+up again, keeping the bytes its events say are on disk (``domain.transfer_progress``).
+
+The CLI uses it for one request in its own session; the daemon keeps one for its lifetime
+and serves it over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from slskdn.domain.job import Job
+from slskdn.domain.transfer import Transfer
+from slskdn.domain.transfer_progress import KeptBytes, kept_bytes
+from slskdn.engine import Engine
+from slskdn.logs import get_logger
+from slskdn.projections.transfers import transfers as transfers_table
+from slskdn.soulseek.client import SoulseekSession
+from slskdn.soulseek.lookup import LookupFailed, group_for_file, group_for_query
+from slskdn.soulseek.swarm_download import SwarmDownloadResult, download_multi_source
+from slskdn.swarm_settings import session_config
+
+from .requests import DownloadRequest
+
+log = get_logger(__name__)
+
+CANCELLED = "cancelled by user"
+
+
+@dataclass
+class Download:
+    """One request as this process knows it; ``state`` is what the user sees."""
+
+    job_id: UUID
+    request: DownloadRequest | None  # None for a transfer resumed from the log
+    state: str = "queued"  # queued, searching, downloading, completed, failed, interrupted
+    name: str = ""
+    size: int = 0
+    transfer_id: UUID | None = None
+    path: str | None = None
+    reason: str | None = None
+    result: SwarmDownloadResult | None = None
+    resumed_bytes: int = 0
+    probe: dict[str, Any] | None = None  # who a probed query left out, and why
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def record(self, bytes_received: int | None = None) -> dict[str, Any]:
+        r = self.result
+        return {
+            "job_id": str(self.job_id),
+            "state": self.state,
+            "ok": self.state == "completed",
+            "name": self.name,
+            "size": self.size,
+            "transfer_id": str(self.transfer_id) if self.transfer_id else None,
+            "path": self.path,
+            "bytes_received": bytes_received,
+            "resumed_bytes": self.resumed_bytes,
+            "sha256": r.sha256 if r else None,
+            "seconds": round(r.seconds, 3) if r else None,
+            "bytes_by_peer": r.bytes_by_peer if r else {},
+            "convicted": r.convicted if r else {},
+            "reason": self.reason,
+            "probe": self.probe,
+        }
+
+
+class DownloadService:
+    def __init__(self, engine: Engine, session: SoulseekSession, *,
+                 max_parallel: int | None = None, time_limit: float = 6 * 3600.0) -> None:
+        if engine.loop is None or engine.actors is None:
+            raise RuntimeError("the engine is not started")
+        self.engine = engine
+        self.session = session
+        self.time_limit = time_limit
+        workers = max_parallel or engine.settings.soulseek.max_parallel_downloads
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slskdn-dl")
+        self._downloads: dict[UUID, Download] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._db = engine.location.create_engine()
+
+    # -- asking ----------------------------------------------------------------
+
+    def submit(self, request: DownloadRequest, origin: str = "api") -> Download:
+        """Record the job (durable on return) and queue the download."""
+        job_id = self.engine.create_job("track", request.target, origin=origin).result(60)
+        self.engine.command(job_id, Job.start).result(60)
+        return self._queue(Download(job_id, request), self._run_request)
+
+    def run(self, request: DownloadRequest, origin: str = "cli") -> Download:
+        """``submit`` and wait for the end."""
+        download = self.submit(request, origin)
+        download.done.wait()
+        return download
+
+    def get(self, job_id: UUID) -> Download | None:
+        with self._lock:
+            return self._downloads.get(job_id)
+
+    def all(self) -> list[Download]:
+        with self._lock:
+            return list(self._downloads.values())
+
+    def status(self, job_id: UUID) -> dict[str, Any] | None:
+        download = self.get(job_id)
+        if download is None:
+            return None
+        return download.record(self._bytes_received(download.transfer_id))
+
+    def cancel(self, job_id: UUID) -> bool:
+        """Stop a download and cancel its job; False when it is not running here."""
+        download = self.get(job_id)
+        if download is None or download.done.is_set():
+            return False
+        download.reason = CANCELLED
+        download.stop.set()
+        return True
+
+    def resume_unfinished(self) -> list[Download]:
+        """Queue every transfer the log says is unfinished and has a destination."""
+        self.engine.catch_up()
+        found = []
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(transfers_table.c.transfer_id, transfers_table.c.job_id)
+                .where(transfers_table.c.status == "active")
+                .where(transfers_table.c.dest_path.is_not(None))
+                .order_by(transfers_table.c.updated_at)
+            ).all()
+        running = {d.transfer_id for d in self.all()}
+        for transfer_id, job_id in rows:
+            tid = UUID(transfer_id)
+            if tid in running or job_id is None:
+                continue
+            download = Download(UUID(job_id), None, transfer_id=tid)
+            found.append(self._queue(download, self._run_resume))
+        if found:
+            log.info("resuming unfinished downloads", count=len(found))
+        return found
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Interrupt what runs (transfers stay resumable) and wait for the workers."""
+        with self._lock:
+            self._closed = True
+            downloads = list(self._downloads.values())
+        for d in downloads:
+            d.stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for d in downloads:
+            if not d.done.wait(timeout):
+                log.warning("download did not stop in time", job_id=str(d.job_id))
+        self._db.dispose()
+
+    # -- running ---------------------------------------------------------------
+
+    def _queue(self, download: Download, work: Callable[[Download], None]) -> Download:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the download service is stopping")
+            self._downloads[download.job_id] = download
+        future: Future[None] = self._pool.submit(self._guarded, download, work)
+        future.add_done_callback(lambda f: _set_if_cancelled(f, download.done))
+        return download
+
+    def _guarded(self, download: Download, work: Callable[[Download], None]) -> None:
+        dlog = log.bind(job_id=str(download.job_id))
+        try:
+            if download.stop.is_set():
+                self._end(download, None)
+                return
+            work(download)
+        except Exception as exc:  # a bug or an outage must end the job, not the worker
+            dlog.exception("download crashed")
+            download.reason = f"download crashed: {exc!r}"
+            download.state = "failed"
+            self._end_job(download)
+        finally:
+            download.done.set()
+
+    def _run_request(self, download: Download) -> None:
+        request = download.request
+        assert request is not None
+        loop, actors = self.engine.loop, self.engine.actors
+        assert loop is not None and actors is not None
+        download.state = "searching"
+        try:
+            if request.query is not None:
+                found = group_for_query(loop, actors, self.session, request.query,
+                                        request.window)  # fmt: skip
+            else:
+                assert request.username is not None and request.path is not None
+                found = group_for_file(loop, self.session, request.username, request.path,
+                                       request.window, request.multi_source)
+        except LookupFailed as exc:
+            download.reason, download.state = str(exc), "failed"
+            self._end_job(download)
+            return
+        group, download.probe = found.group, found.probe
+        download.name, download.size = group.name, group.size
+        dest = self.session.local_path_for(group.offers[0].path)
+        sources = [(o.username, o.path) for o in group.offers]
+        self._download(download, sources, dest, resume=None)
+
+    def _run_resume(self, download: Download) -> None:
+        assert download.transfer_id is not None
+        store = self.engine.store
+        assert store is not None
+        transfer = store.get(download.transfer_id)
+        download.name, download.size = transfer.filename, transfer.size_bytes
+        sources = [(s["username"], s["path"]) for s in transfer.sources.values()
+                   if s.get("path") and s.get("username")]  # fmt: skip
+        dest = Path(transfer.dest_path)
+        kept = _kept_on_disk(Path(transfer.part_path), transfer.size_bytes,
+                             store.events_of(download.transfer_id))
+        if not sources:
+            download.reason, download.state = "the log names no source to resume from", "failed"
+            self.engine.command(download.transfer_id, Transfer.abort,
+                                reason=download.reason).result(60)
+            self._end_job(download)
+            return
+        self._download(download, sources, dest, resume=kept)
+
+    def _download(self, download: Download, sources: list[tuple[str, str]], dest: Path,
+                  resume: KeptBytes | None) -> None:
+        if download.stop.is_set():  # cancelled or shut down while searching
+            self._end(download, None)
+            return
+        download.state = "downloading"
+        download.path = str(dest)
+        download.resumed_bytes = resume.kept if resume else 0
+        result = download_multi_source(
+            self.engine, self.session, sources, download.size, dest,
+            session_config(self.engine.settings), filename=download.name,
+            time_limit=self.time_limit, job_id=download.job_id, stop=download.stop,
+            resume_transfer=download.transfer_id if resume is not None else None, kept=resume,
+            on_transfer=lambda tid: setattr(download, "transfer_id", tid),
+        )  # fmt: skip
+        self._end(download, result)
+
+    def _end(self, download: Download, result: SwarmDownloadResult | None) -> None:
+        download.result = result
+        if result is not None:
+            download.transfer_id = result.transfer_id
+            download.path = str(result.dest_path or result.part_path)
+        cancelled = download.reason == CANCELLED
+        if result is not None and result.ok:
+            download.state = "completed"
+        elif cancelled:
+            download.state = "cancelled"
+            if download.transfer_id is not None and result is not None:
+                self.engine.command(download.transfer_id, Transfer.abort,
+                                    reason=CANCELLED).result(60)
+        elif download.stop.is_set() and download.transfer_id is not None:
+            download.state = "interrupted"  # the transfer stays active: resumed next start
+            download.reason = "interrupted by shutdown; resumes on the next start"
+            return
+        else:
+            download.state = "failed"
+            download.reason = (download.reason or (result.reason if result else None)
+                               or "stopped before it started")
+        self._end_job(download)
+
+    def _end_job(self, download: Download) -> None:
+        if download.state == "completed":
+            self.engine.command(download.job_id, Job.complete).result(60)
+        elif download.state == "cancelled":
+            self.engine.command(download.job_id, Job.cancel, reason=CANCELLED).result(60)
+        else:
+            self.engine.command(download.job_id, Job.fail,
+                                reason=download.reason or "failed").result(60)
+
+    def _bytes_received(self, transfer_id: UUID | None) -> int | None:
+        if transfer_id is None:
+            return None
+        with self._db.connect() as conn:
+            return conn.execute(
+                sa.select(transfers_table.c.bytes_received)
+                .where(transfers_table.c.transfer_id == str(transfer_id))
+            ).scalar()
+
+
+def _kept_on_disk(part_path: Path, size: int, events: list[Any]) -> KeptBytes:
+    """What the log says the part file holds — nothing, if the part file is gone or wrong."""
+    try:
+        if part_path.stat().st_size != size:
+            return KeptBytes(size)
+    except OSError:
+        return KeptBytes(size)
+    return kept_bytes(size, events)
+
+
+def _set_if_cancelled(future: Future[None], done: threading.Event) -> None:
+    if future.cancelled():  # never ran (shutdown): nobody else will say it ended
+        done.set()

@@ -1,0 +1,41 @@
+"""What a user can ask the download service for, checked before anything starts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class DownloadRequest(BaseModel):
+    """A peer's file (``username`` + ``path``), or search words (``query``)."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    username: str | None = Field(default=None, min_length=1)
+    path: str | None = Field(default=None, min_length=1)
+    query: str | None = Field(default=None, min_length=1)
+    multi_source: bool = True
+    window: float = Field(default=5.0, gt=0, le=120, description="seconds of search")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DownloadRequest:
+        by_file = self.username is not None and self.path is not None
+        if by_file == (self.query is not None) or (
+            (self.username is None) != (self.path is None)
+        ):
+            raise ValueError("give username and path, or query (not both)")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The job's target, in the words of the request."""
+        if self.query is not None:
+            return f"query:{self.query}"
+        return f"soulseek:{self.username}:{self.path}"
+
+
+class SearchRequest(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    query: str = Field(min_length=1)
+    window: float = Field(default=5.0, gt=0, le=120)
+    probe: bool = False  # probe the best groups: split copies that differ
