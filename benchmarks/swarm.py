@@ -2,11 +2,18 @@
 
     .venv/bin/python -m benchmarks.swarm [--scenarios N] [--seed S] [--plot PATH] [--workers W]
                                          [--mode conservative|balanced|aggressive]
+                                         [--breakdown N]
 
 Each scenario is simulated twice with the same seed: once to download the whole file (efficiency
 T*/T, waste, integrity) and once in playback mode until the first 30 s of audio at 1411 kbps are
-there. A separate family of scenarios with exactly 8 heterogeneous, honest Soulseek sources
-measures the speedup over one peer. Progress goes to stdout; the LAST line is one JSON object.
+there. Separate families of scenarios with exactly 8 heterogeneous, honest Soulseek sources
+measure the speedup over one peer: "8src" with the mixed scenarios' rates (log-uniform
+0.1–4 MB/s, where the fastest peer often carries most of the total, so even T* is ~2× the single
+best) and "8src-spread" with rates log-uniform 0.5–2 MB/s (no peer dominates, so 3× is
+physically possible); each is reported beside its ideal, T*-based speedup. "issue7" is the
+simulated twin of the real Soulseek benchmark (``issue7_scenario``) over ten seeds.
+``--breakdown N`` also prints where the N worst mixed scenarios lost time against T*
+(``slskdn.simulation.breakdown``). Progress goes to stdout; the LAST line is one JSON object.
 """
 
 from __future__ import annotations
@@ -25,18 +32,21 @@ from slskdn.domain.swarm.session import SessionConfig
 from slskdn.domain.swarm.snapshot import SchedulerConfig
 from slskdn.domain.swarm.zones import bytes_for_seconds
 from slskdn.simulation.baselines import sequential_failover, single_best
+from slskdn.simulation.breakdown import CATEGORIES
 from slskdn.simulation.lower_bound import t_star
 from slskdn.simulation.runner import run_scenario
-from slskdn.simulation.scenario import MB, random_scenario
+from slskdn.simulation.scenario import MB, Scenario, issue7_scenario, random_scenario
 
 PLAYBACK_KBPS = 1411.0
 PREFIX_SECONDS = 30.0
+SPREAD_RATES = (0.5 * MB, 2.0 * MB)  # the "8src-spread" family: a 4× spread, nobody dominates
+ISSUE7_SEEDS = 10
 
 
 @dataclass(frozen=True)
 class Row:
     seed: int
-    family: str  # "mixed" or "8src"
+    family: str  # "mixed", "8src", "8src-spread" or "issue7"
     sources: int
     tags: tuple[str, ...]
     t_star: float
@@ -50,17 +60,26 @@ class Row:
     single_best: float
     sequential: float
     prefix_ratio: float | None
+    lost: dict[str, float] | None = None  # breakdown: unused capacity / S by category
 
 
-def run_one(job: tuple[str, int, str]) -> Row:
-    family, seed, mode = job
-    config = SessionConfig(scheduler=SchedulerConfig(mode=mode))  # type: ignore[arg-type]
+def scenario_of(family: str, seed: int) -> Scenario:
     if family == "8src":
-        sc = random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB)
-    else:
-        sc = random_scenario(seed)
+        return random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB)
+    if family == "8src-spread":
+        return random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB,
+                               rates=SPREAD_RATES)
+    if family == "issue7":
+        return issue7_scenario(seed)
+    return random_scenario(seed)
+
+
+def run_one(job: tuple[str, int, str, bool]) -> Row:
+    family, seed, mode, breakdown = job
+    config = SessionConfig(scheduler=SchedulerConfig(mode=mode))  # type: ignore[arg-type]
+    sc = scenario_of(family, seed)
     bound = t_star(sc)
-    result = run_scenario(sc, config)
+    result = run_scenario(sc, config, breakdown=breakdown and family == "mixed")
     prefix_ratio = None
     if family == "mixed":
         prefix = min(sc.file_size, bytes_for_seconds(PREFIX_SECONDS, PLAYBACK_KBPS))
@@ -75,7 +94,8 @@ def run_one(job: tuple[str, int, str]) -> Row:
                bound / result.time if result.time > 0 else 0.0,
                result.wasted_bytes / sc.file_size, result.sha256_ok,
                len(result.corrupt_served), len(result.corrupt_served & result.convicted),
-               len(honest_convicted), single_best(sc), sequential_failover(sc), prefix_ratio)
+               len(honest_convicted), single_best(sc), sequential_failover(sc), prefix_ratio,
+               dict(result.breakdown.lost) if result.breakdown else None)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -97,7 +117,13 @@ def speedups(rows: list[Row], baseline: str) -> list[float]:
     return out
 
 
-def summarize(mixed: list[Row], eight: list[Row], seconds: float) -> dict[str, Any]:
+def ideal_speedup(rows: list[Row]) -> float:
+    return statistics.median(r.single_best / r.t_star for r in rows
+                             if math.isfinite(r.single_best))
+
+
+def summarize(mixed: list[Row], eight: list[Row], spread: list[Row], issue7: list[Row],
+              seconds: float) -> dict[str, Any]:
     eff = [r.efficiency for r in mixed]
     clean = [r.efficiency for r in mixed if not r.tags]
     corrupt = [r for r in mixed if r.corrupt_served]
@@ -115,9 +141,18 @@ def summarize(mixed: list[Row], eight: list[Row], seconds: float) -> dict[str, A
         "speedup_vs_single_best": round(med(speedups(mixed, "single")), 3),
         "speedup_vs_single_best_8src": round(med(speedups(eight, "single")), 3),
         "speedup_vs_sequential_failover_8src": round(med(speedups(eight, "seq")), 3),
-        "ideal_speedup_vs_single_best_8src": round(med(
-            r.single_best / r.t_star for r in eight if math.isfinite(r.single_best)), 3),
+        "ideal_speedup_vs_single_best_8src": round(ideal_speedup(eight), 3),
         "efficiency_median_8src": round(med(r.efficiency for r in eight), 4),
+        "8src_is": "8 honest sources, rates log-uniform 0.1-4 MB/s (the mixed scenarios' rates)",
+        "speedup_vs_single_best_8src_spread": round(med(speedups(spread, "single")), 3),
+        "ideal_speedup_vs_single_best_8src_spread": round(ideal_speedup(spread), 3),
+        "efficiency_median_8src_spread": round(med(r.efficiency for r in spread), 4),
+        "8src_spread_is": "8 honest sources, rates log-uniform 0.5-2 MB/s (no peer dominates)",
+        "issue7_efficiency_median": round(med(r.efficiency for r in issue7), 4),
+        "issue7_efficiency_min": round(min(r.efficiency for r in issue7), 4),
+        "issue7_is": "issue 7's Soulseek benchmark simulated: 50 MB, 6 peers at 1,1,2,2,4,8 "
+                     "MiB/s, the 4 MiB/s one killed at half the ideal time, "
+                     f"{len(issue7)} seeds",
         "corrupt_detected_ratio": round(sum(r.corrupt_detected for r in corrupt)
                                         / max(1, sum(r.corrupt_served for r in corrupt)), 4)
         if corrupt else None,
@@ -175,26 +210,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mode", choices=["conservative", "balanced", "aggressive"],
                         default="balanced")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N",
+                        help="print where the N worst mixed scenarios lost time (slower)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     base = args.seed * 1_000_003
-    jobs = [("mixed", base + i, args.mode) for i in range(args.scenarios)]
-    jobs += [("8src", base + 500_000 + i, args.mode) for i in range(max(20, args.scenarios // 4))]
-    mixed: list[Row] = []
-    eight: list[Row] = []
+    small = max(20, args.scenarios // 4)
+    wide = args.breakdown > 0
+    jobs = [("mixed", base + i, args.mode, wide) for i in range(args.scenarios)]
+    jobs += [("8src", base + 500_000 + i, args.mode, False) for i in range(small)]
+    jobs += [("8src-spread", base + 600_000 + i, args.mode, False) for i in range(small)]
+    jobs += [("issue7", args.seed * 100 + i, args.mode, False) for i in range(ISSUE7_SEEDS)]
+    rows: dict[str, list[Row]] = {"mixed": [], "8src": [], "8src-spread": [], "issue7": []}
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         for n, row in enumerate(pool.map(run_one, jobs, chunksize=4), start=1):
-            (mixed if row.family == "mixed" else eight).append(row)
+            rows[row.family].append(row)
             if n % 25 == 0 or n == len(jobs):
-                effs = [r.efficiency for r in mixed] or [math.nan]
-                print(f"[{n}/{len(jobs)}] mixed={len(mixed)} 8src={len(eight)} "
-                      f"efficiency median so far {statistics.median(effs):.3f} "
+                effs = [r.efficiency for r in rows["mixed"]] or [math.nan]
+                print(f"[{n}/{len(jobs)}] " + " ".join(f"{k}={len(v)}" for k, v in rows.items())
+                      + f" efficiency median so far {statistics.median(effs):.3f} "
                       f"({time.monotonic() - started:.0f} s)", flush=True)
+    mixed = rows["mixed"]
+    if args.breakdown:
+        print_breakdown(mixed, args.breakdown)
     if args.plot:
         plot(mixed, args.plot)
         print(f"plot written to {args.plot}", flush=True)
-    print(json.dumps(summarize(mixed, eight, time.monotonic() - started)), flush=True)
+    print(json.dumps(summarize(mixed, rows["8src"], rows["8src-spread"], rows["issue7"],
+                               time.monotonic() - started)), flush=True)
     return 0
+
+
+def print_breakdown(mixed: list[Row], worst: int) -> None:
+    """Where time went: mean unused capacity by category, then the worst scenarios."""
+    with_lost = [r for r in mixed if r.lost is not None]
+    means = {c: statistics.fmean((r.lost or {}).get(c, 0.0) for r in with_lost)
+             for c in CATEGORIES}
+    print("unused capacity / S, mean over scenarios: " + " ".join(
+        f"{c}={v:.3f}" for c, v in sorted(means.items(), key=lambda kv: -kv[1])
+        if abs(v) >= 0.001), flush=True)
+    for r in sorted(with_lost, key=lambda r: r.efficiency)[:worst]:
+        top = sorted(((c, v) for c, v in (r.lost or {}).items() if v >= 0.01),
+                     key=lambda kv: -kv[1])
+        print(f"  seed {r.seed} sources={r.sources} {','.join(r.tags) or 'no faults'}: "
+              f"T*={r.t_star:.2f} s T={r.time:.2f} s efficiency {r.efficiency:.3f}; "
+              + " ".join(f"{c}={v:.2f}" for c, v in top), flush=True)
 
 
 if __name__ == "__main__":

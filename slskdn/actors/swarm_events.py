@@ -61,7 +61,8 @@ class SwarmRecorder:
     def decision(self, decision: d.Decision) -> list[Write]:
         t = self._transfer
         match decision:
-            case d.Assign(source_id=s, start=a, end=b) | d.Duplicate(source_id=s, start=a, end=b):
+            case (d.Assign(source_id=s, start=a, end=b) | d.Duplicate(source_id=s, start=a, end=b)
+                  | d.Extend(source_id=s, start=a, end=b)):
                 return [t(Transfer.request_range, peer_id=self._pid(s), offset=a, length=b - a)]
             case d.Steal():
                 move = {

@@ -27,6 +27,7 @@ class EventLoop:
         self._queue: list[Timer] = []
         self._seq = itertools.count()
         self.events_run = 0
+        self.observer: Callable[[], None] | None = None  # called after every event (diagnostics)
 
     def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
         timer = Timer(max(at, self.now), next(self._seq), callback)
@@ -47,4 +48,6 @@ class EventLoop:
             self.now = timer.at
             self.events_run += 1
             timer.callback()
+            if self.observer is not None:
+                self.observer()
         return stop()

@@ -54,6 +54,7 @@ class MemoryPartFile:
         self.size = size
         self.data = bytearray(size)
         self._written = bytearray(size)  # 1 where a byte has been written
+        self.discarded = 0  # bytes written and later thrown away
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> int:
         """Write what is not written yet; returns the number of bytes actually written."""
@@ -89,6 +90,7 @@ class MemoryPartFile:
         return block_digest(memoryview(self.data)[start:end])
 
     def discard(self, start: int, end: int) -> None:
+        self.discarded += self._written.count(1, start, end)
         self._written[start:end] = bytes(end - start)
 
     def complete(self) -> bool:

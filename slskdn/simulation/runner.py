@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from slskdn.domain.swarm.decisions import Decision, RangeServed
+from slskdn.domain.swarm.resume import ResumeState
 from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
 from slskdn.domain.swarm.tracking import SourceSpec
 
+from .breakdown import Breakdown, analyse, attach
 from .clock import EventLoop
-from .content import MemoryPartFile, make_content, sha256
+from .content import MemoryPartFile, ServedCopy, make_content, sha256
+from .lower_bound import t_star
 from .scenario import Scenario
 from .transport import SimulatedTransport
 
@@ -31,23 +34,39 @@ class SimulationResult:
     overshoot_bytes: int  # bytes that arrived past a moved end and were thrown away
     decisions: tuple[tuple[float, Decision], ...]
     events: int
+    requests: tuple[tuple[str, int, int], ...] = ()  # (source, start, end) the transport got
+    breakdown: Breakdown | None = None  # where time was lost (``breakdown=True``)
 
 
 def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
                  prefix_bytes: int | None = None, stop_at_prefix: bool = False,
-                 time_limit: float = 3600.0) -> SimulationResult:
-    """Simulate downloading the scenario's file with the swarm policy."""
+                 time_limit: float = 3600.0, breakdown: bool = False,
+                 resume: ResumeState | None = None) -> SimulationResult:
+    """Simulate downloading the scenario's file with the swarm policy. ``breakdown`` also
+    records where the time went against T* (slower: it watches every event). ``resume``:
+    an earlier run kept these bytes (written into the part file first, as on disk: the true
+    content for verified spans, the peer's own copy for received ones)."""
     config = config or SessionConfig()
     block = config.scheduler.block_size
     loop = EventLoop()
     content = make_content(scenario.file_size, scenario.seed)
     expected = sha256(content)
     part = MemoryPartFile(scenario.file_size)
+    if resume is not None:
+        for start, end in resume.verified:
+            part.write(start, memoryview(content)[start:end])
+        for peer, spans in resume.received.items():
+            known = {s.source_id: s for s in scenario.sources}
+            bad = known[peer].corrupt_blocks if peer in known else frozenset()
+            copy = ServedCopy(content, block, bad)
+            for start, end in spans:
+                part.write(start, copy.read(start, end))
     transport = SimulatedTransport(loop, scenario, content, part, block)
     specs = [SourceSpec(s.source_id, s.kind, advertised_speed=s.advertised_speed)
              for s in scenario.sources]
     session = SwarmSession(scenario.file_size, specs, transport, part, config,
-                           expected_sha256=expected if scenario.reference_known else None)
+                           expected_sha256=expected if scenario.reference_known else None,
+                           resume=resume)
     transport.listener = session
     if prefix_bytes is not None:
         session.watch_prefix(prefix_bytes)
@@ -63,6 +82,7 @@ def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
             return True
         return session.done
 
+    timeline = attach(loop, transport, session) if breakdown else None
     session.start(0.0)
     loop.call_later(interval, tick)
     loop.run(finished, time_limit)
@@ -88,6 +108,9 @@ def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
         reported_bytes=sum(o.size for o in session.observations if isinstance(o, RangeServed)),
         decisions=tuple(session.decisions),
         events=loop.events_run,
+        requests=tuple(transport.requests),
+        breakdown=analyse(scenario, timeline, transport, loop.now, t_star(scenario))
+        if timeline is not None else None,
     )
 
 

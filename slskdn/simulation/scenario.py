@@ -93,8 +93,9 @@ def log_uniform(rng: random.Random, lo: float, hi: float) -> float:
     return math.exp(rng.uniform(math.log(lo), math.log(hi)))
 
 
-def random_source(rng: random.Random, source_id: str, kind: SourceKind = SOULSEEK) -> SimSource:
-    rate = log_uniform(rng, RATE_MIN, RATE_MAX)
+def random_source(rng: random.Random, source_id: str, kind: SourceKind = SOULSEEK,
+                  rates: tuple[float, float] = (RATE_MIN, RATE_MAX)) -> SimSource:
+    rate = log_uniform(rng, *rates)
     return SimSource(
         source_id=source_id,
         rate=rate,
@@ -109,9 +110,11 @@ def random_source(rng: random.Random, source_id: str, kind: SourceKind = SOULSEE
 
 def random_scenario(seed: int, *, sources: int | None = None, faults: bool = True,
                     overlay: bool = True, file_size: int | None = None,
-                    downlink: float | None = None) -> Scenario:
-    """A seeded scenario: 2–12 heterogeneous sources and, if ``faults``, sometimes one that
-    stalls, one that fails, one that serves corrupt blocks, and a rate change mid-transfer."""
+                    downlink: float | None = None,
+                    rates: tuple[float, float] = (RATE_MIN, RATE_MAX)) -> Scenario:
+    """A seeded scenario: 2–12 heterogeneous sources (rates log-uniform in ``rates``) and, if
+    ``faults``, sometimes one that stalls, one that fails, one that serves corrupt blocks, and
+    a rate change mid-transfer."""
     rng = random.Random(seed)
     n = sources if sources is not None else rng.randint(2, 12)
     size = file_size if file_size is not None else rng.randint(15 * MB, 60 * MB)
@@ -119,7 +122,7 @@ def random_scenario(seed: int, *, sources: int | None = None, faults: bool = Tru
     if overlay and n >= 3 and rng.random() < 0.25:
         for i in rng.sample(range(n), rng.randint(1, 2)):
             kinds[i] = OVERLAY
-    srcs = [random_source(rng, f"peer{i:02d}", kinds[i]) for i in range(n)]
+    srcs = [random_source(rng, f"peer{i:02d}", kinds[i], rates) for i in range(n)]
     link = downlink if downlink is not None else rng.choice([6.25 * MB, 12.5 * MB, 62.5 * MB])
     tags: list[str] = []
     if faults and n >= 2:
@@ -155,3 +158,37 @@ def corrupt_pattern(rng: random.Random, size: int, block: int) -> frozenset[int]
         return frozenset(rng.sample(range(blocks), count))
     first = rng.randrange(blocks)
     return frozenset(range(first, blocks))
+
+
+# --- named scenarios -------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def issue7_scenario(seed: int = 7, *, size: int = 50 * MB,
+                    caps_mib: tuple[float, ...] = (1, 1, 2, 2, 4, 8),
+                    kill_cap: float | None = 4, kill_share: float = 0.5,
+                    advertised: bool = False) -> Scenario:
+    """The real Soulseek benchmark of issue 7 (``scripts/bench soulseek``), simulated.
+
+    A 50 MB file on 6 loopback peers capped at 1, 1, 2, 2, 4 and 8 MiB/s; the peer capped at
+    ``kill_cap`` is killed at ``kill_share`` of the ideal time S / Σcaps (as the benchmark does);
+    loopback negotiations take 0.1–0.3 s, round trips ~1 ms, no upload queue; the downloader's
+    own ceiling is far above the caps. Sandbox peers advertise no speed (``advertised``: give
+    them their cap, as search results would), so every rate starts as a guess.
+    """
+    rng = random.Random(seed)
+    ideal = size / (sum(caps_mib) * MIB)
+    sources = []
+    for i, cap in enumerate(caps_mib):
+        rate = cap * MIB
+        sources.append(SimSource(
+            source_id=f"peer{i}-{cap:g}MiBps", rate=rate, latency=0.0005,
+            negotiation=rng.uniform(0.1, 0.3), requeue_delay=0.0,
+            fail_at=kill_share * ideal if kill_cap is not None and cap == kill_cap else None,
+            advertised_speed=rate if advertised else None))
+        if kill_cap is not None and cap == kill_cap:
+            kill_cap = None  # only the first peer with that cap
+    tags = ("issue7", "fail") if any(s.fail_at for s in sources) else ("issue7",)
+    return Scenario(f"issue7-s{seed}", seed, size, tuple(sources), downlink=150 * MIB,
+                    tags=tags)

@@ -69,6 +69,9 @@ class SimulatedTransport:
                       for s in scenario.sources}
         self.delivered = 0
         self.overshoot = 0  # bytes that arrived past a moved end before the close took effect
+        self.useful: dict[str, int] = {}  # per source: bytes that were new to the part file
+        self.duplicate: dict[str, int] = {}  # ... and bytes that were already there
+        self.requests: list[tuple[str, int, int]] = []  # (source, start, end) as asked
         self._next_id = 1
         self._last = 0.0
         self._reflow_pending = False
@@ -99,6 +102,7 @@ class SimulatedTransport:
         src = peer.source
         if not 0 <= start < end <= self.scenario.file_size:
             raise TransportError(f"bad range [{start}, {end})")
+        self.requests.append((source_id, start, end))
         if src.kind == SOULSEEK:
             if peer.state != "ready":
                 raise TransportError(f"{source_id} is {peer.state}: negotiate first")
@@ -281,7 +285,10 @@ class SimulatedTransport:
             return
         lo, hi = s.reported, position
         data = peer.copy.read(lo, hi)
-        self.part.write(lo, data)
+        new = self.part.write(lo, data)
+        sid = peer.source.source_id
+        self.useful[sid] = self.useful.get(sid, 0) + new
+        self.duplicate[sid] = self.duplicate.get(sid, 0) + (hi - lo - new)
         self.delivered += hi - lo
         s.reported = position
         pieces = []

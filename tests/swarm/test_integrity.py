@@ -118,6 +118,20 @@ def test_a_fix_is_not_pinned_on_the_suspect_if_someone_else_was_convicted_meanwh
     assert check.judge("right", {}, {}, {}, convictions=1) == FileAccepted(None)
 
 
+def test_a_source_is_vouched_for_only_when_every_block_it_sent_matches() -> None:
+    lg = ledger()
+    assert not lg.vouched_for("a")  # sent nothing: no evidence either way
+    lg.record(0, "a", "x")
+    lg.record(1, "a", "y")
+    lg.record(1, "b", "z")  # a dispute on block 1
+    lg.accept_file({0: "x", 1: "y"})
+    assert lg.vouched_for("a") and "b" in lg.convicted
+    lg2 = ledger()
+    lg2.record(0, "a", "x")
+    lg2.establish(0, "other")  # convicts a
+    assert not lg2.vouched_for("a")
+
+
 def test_without_a_reference_the_file_cannot_be_verified() -> None:
     verdict = WholeFileCheck(None).judge("anything", {"a": 1}, {}, {})
     assert isinstance(verdict, FileUnverifiable)

@@ -15,6 +15,7 @@ from slskdn.domain.swarm.decisions import (
     Cancel,
     Decision,
     Duplicate,
+    Extend,
     Negotiate,
     Rebalance,
     Release,
@@ -281,7 +282,7 @@ def test_decisions_always_apply_cleanly_to_the_byte_accounting(snap: SwarmSnapsh
     for d in plan(snap, CFG):
         if isinstance(d, Cancel) and d.end > d.start:
             rm.release(d.source_id, d.start, d.end)
-        elif isinstance(d, Assign):
+        elif isinstance(d, Assign | Extend):
             for g0, g1 in rm.pending():
                 if g0 < d.end and g1 > d.start:
                     rm.assign(max(g0, d.start), min(g1, d.end), d.source_id)

@@ -2,8 +2,9 @@
 
 One concept per module: ``range_map`` (byte accounting), ``metrics``, ``cost``, ``reputation``,
 ``stall``, ``zones``, ``integrity``; the policy in ``planning`` (arithmetic), ``workbench``
-(working model), ``stealing`` and ``overlay`` (takes), ``scheduler`` (``plan``); ``decisions``
-(plain records), ``snapshot`` (what the policy reads, and its config), ``ports`` (transport and
-part-file protocols); the driver in ``session`` with ``verification``, ``views`` and
-``tracking``. See docs/swarm.md.
+(working model), ``stealing``, ``extending`` and ``overlay`` (takes), ``forecast`` and
+``outlook`` (the look ahead that judges them), ``scheduler`` (``plan``); ``decisions`` (plain
+records), ``snapshot`` (what the policy reads, and its config), ``ports`` (transport and
+part-file protocols), ``resume`` (what an earlier run kept); the driver in ``session`` with
+``applying``, ``verification``, ``views`` and ``tracking``. See docs/swarm.md.
 """

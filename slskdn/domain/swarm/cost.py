@@ -30,6 +30,9 @@ class CostParams:
     weight: float = 1.0
     cold_start_throughput: float = 256.0 * 1024.0  # bytes/s when nothing is known at all
     advertised_discount: float = 0.7
+    # Learn the discount in the session: once this many candidates have both an advertised
+    # and a measured speed, their median ratio replaces ``advertised_discount``.
+    calibrate_after: int = 2
     min_throughput: float = 1024.0  # floor so a stalled peer has a large, finite cost
     quarantine_below: float = 0.2  # reputation under which a peer is a last resort
 
@@ -64,13 +67,27 @@ def cold_start_throughput(known: Iterable[float], params: CostParams) -> float:
 
 
 def estimate_throughput(candidate: Candidate, metrics: PeerMetrics | None, fallback: float,
-                        params: CostParams) -> tuple[float, bool]:
+                        params: CostParams, discount: float | None = None) -> tuple[float, bool]:
     """(throughput estimate, whether it is a cold-start guess)."""
     if metrics is not None and metrics.throughput is not None:
         return metrics.throughput, False
     if candidate.advertised_speed:
-        return candidate.advertised_speed * params.advertised_discount, True
+        factor = params.advertised_discount if discount is None else discount
+        return candidate.advertised_speed * factor, True
     return fallback, True
+
+
+def advertised_discount(candidates: Iterable[Candidate], metrics: Mapping[str, PeerMetrics],
+                        params: CostParams) -> float:
+    """How advertised speeds compare with what the same candidates actually delivered: the
+    median ratio once ``calibrate_after`` of them are measured, else the configured guess.
+    (Search results advertise an average over all of a peer's uploads; what matters is what
+    it gives this download, and the ratio is similar across peers of one session.)"""
+    ratios = [m.throughput / c.advertised_speed for c in candidates
+              if c.advertised_speed and (m := metrics.get(c.peer_id)) and m.throughput]
+    if params.calibrate_after <= 0 or len(ratios) < params.calibrate_after:
+        return params.advertised_discount
+    return min(3.0, max(0.1, statistics.median(ratios)))
 
 
 def rank_peers(candidates: Iterable[Candidate], metrics: Mapping[str, PeerMetrics],
@@ -79,10 +96,11 @@ def rank_peers(candidates: Iterable[Candidate], metrics: Mapping[str, PeerMetric
     cands = list(candidates)
     known = [m.throughput for c in cands if (m := metrics.get(c.peer_id)) and m.throughput]
     fallback = cold_start_throughput((t for t in known if t is not None), params)
+    discount = advertised_discount(cands, metrics, params)
     ranked: list[RankedPeer] = []
     for c in cands:
         m = metrics.get(c.peer_id)
-        throughput, cold = estimate_throughput(c, m, fallback, params)
+        throughput, cold = estimate_throughput(c, m, fallback, params, discount)
         reputation = reputations.get(c.peer_id, 0.5)
         error_rate = m.error_rate if m else 0.0
         timeout_rate = m.timeout_rate if m else 0.0

@@ -63,6 +63,22 @@ class Steal:
 
 
 @dataclass(frozen=True, slots=True)
+class Extend:
+    """Move the end of a source's running transfer later, from ``start`` to ``end``.
+
+    A Soulseek stream runs until the downloader closes it, so a stream about to reach its end
+    can go on for free: over pending bytes, or over the range of a much slower source (which
+    is cancelled in the same plan) at the price of re-fetching the few bytes that one already
+    had. No new negotiation, no idle time for the fast source.
+    """
+
+    source_id: str
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     """End-game: fetch bytes another source still owns; the slower of the two is cancelled."""
 
@@ -75,12 +91,15 @@ class Duplicate:
 
 @dataclass(frozen=True, slots=True)
 class Cancel:
-    """Stop a source's transfer of [start, end); unreceived bytes it owned go back to pending."""
+    """Stop a source's transfer of [start, end); unreceived bytes it owned go back to pending.
+
+    ``backoff``: the source is not asked again for a while (it was far slower than usual)."""
 
     source_id: str
     start: int
     end: int
     reason: str
+    backoff: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +118,7 @@ class Rebalance:
     rescue: bool = False
 
 
-Decision = Negotiate | Assign | Steal | Duplicate | Cancel | Release | Rebalance
+Decision = Negotiate | Assign | Steal | Extend | Duplicate | Cancel | Release | Rebalance
 
 
 # --- observations ----------------------------------------------------------------------------

@@ -102,6 +102,11 @@ class IntegrityLedger:
     def opinions(self, block: int) -> dict[str, str]:
         return dict(self._opinions.get(block, {}))
 
+    def vouched_for(self, source: str) -> bool:
+        """Whether ``source`` sent whole blocks and each matches its established digest."""
+        mine = [(b, d) for b, ops in self._opinions.items() if (d := ops.get(source))]
+        return bool(mine) and all(self._truth.get(b) == d for b, d in mine)
+
     def disputes_of(self, source: str) -> int:
         return sum(1 for b in self._disputed if source in self._opinions.get(b, {}))
 
@@ -232,7 +237,9 @@ class WholeFileCheck:
     (about half of all unverified bytes, likeliest culprits first) are fetched again from the
     other sources. If the file then passes, the culprit was in the group (its block digests
     now differ from the verified file, which convicts it; a group of one is convicted by the
-    fix itself); if not, the group is cleared and the rest is split the same way. Each round
+    fix itself, unless the digests of what it sent match the verified file: then the fix came
+    from elsewhere, e.g. a source convicted meanwhile); if not, the group is cleared and the
+    rest is split the same way. Each round
     costs new negotiations, so halving needs far fewer rounds than testing one source at a
     time (⌈log₂ n⌉ instead of up to n), and any disagreement seen while re-fetching becomes
     a dispute that a third opinion settles at once.

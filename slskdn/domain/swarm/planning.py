@@ -35,10 +35,13 @@ class Run:
     measured: bool = True  # the rate was measured on this transfer (not a prior)
     virtual: bool = False  # planned for a source still negotiating: cannot really be stolen from
     duplicated: bool = False  # someone already races this run
+    request_end: int = -1  # where the source's transfer stops (an extension moves it later)
 
     def __post_init__(self) -> None:
         if self.confirmed < 0:
             self.confirmed = self.position
+        if self.request_end < 0:
+            self.request_end = self.end
 
     def remaining(self, limit: int | None = None) -> int:
         end = self.end if limit is None else min(self.end, limit)

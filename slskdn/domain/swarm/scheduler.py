@@ -31,10 +31,14 @@ from .decisions import (
     Rebalance,
     Release,
 )
+from .extending import ExtendPlanner
 from .overlay import OverlayPlanner
 from .range_map import ByteState
 from .snapshot import SchedulerConfig, SourceView, SwarmSnapshot
-from .stealing import StealPlanner
+
+# An overlay peer silent this long on the chunk it is serving holds its queued chunks back
+# from everyone: they are handed back before the stall verdict (which takes a whole window).
+QUEUE_SILENCE_S = 2.0
 
 
 def plan(snapshot: SwarmSnapshot, config: SchedulerConfig) -> list[Decision]:
@@ -42,12 +46,13 @@ def plan(snapshot: SwarmSnapshot, config: SchedulerConfig) -> list[Decision]:
     return _Planner(snapshot, config).run()
 
 
-class _Planner(StealPlanner, OverlayPlanner):
+class _Planner(ExtendPlanner, OverlayPlanner):
     def run(self) -> list[Decision]:
         self._drop_long_queues()
         for v in self._by_cost(s for s in self.s.sources if s.kind == SOULSEEK
                                and s.state == "ready"):
             self._bind_ready(v)
+        self._extend_streams()
         for v in self._by_cost(s for s in self.s.sources if s.kind == OVERLAY):
             if self._usable(v) and v.state != "dead":
                 self._fill_overlay(v)
@@ -65,12 +70,15 @@ class _Planner(StealPlanner, OverlayPlanner):
         for v in self.s.sources:
             if v.state in ("negotiating", "queued") and v.verdict:
                 self.decisions.append(Cancel(v.source_id, 0, 0, v.verdict))
-            elif v.kind == OVERLAY and v.verdict and len(v.requests) > 1:
+            elif v.kind == OVERLAY and len(v.requests) > 1 and (
+                    v.verdict or self.now - max(r.progress_at for r in v.requests)
+                    > QUEUE_SILENCE_S):
                 # Chunks queued behind a stalled one would wait forever: hand them back. The
                 # stalled one keeps running until someone races it.
                 for r in v.requests[1:]:
+                    why = v.verdict or "no data for a while"
                     self.decisions.append(Cancel(v.source_id, r.position, r.end,
-                                                 f"queued behind a stalled chunk ({v.verdict})"))
+                                                 f"queued behind a stalled chunk ({why})"))
                     self.rm.release(v.source_id, r.position, r.end)
                     self.runs = [x for x in self.runs if not (
                         x.source_id == v.source_id and r.position <= x.position < r.end)]
@@ -89,10 +97,13 @@ class _Planner(StealPlanner, OverlayPlanner):
 
     def _negotiate(self) -> None:
         """Plan the sources already negotiating, then decide which idle ones should join."""
+        # A source far overdue (most likely waiting in the peer's queue) gets no planned share:
+        # work held for it would keep others from taking it.
         for v in sorted((s for s in self.s.sources if s.kind == SOULSEEK
-                         and s.state in ("negotiating", "queued") and not s.verdict),
-                        key=lambda s: (s.ready_at or self.now + s.start_delay, s.source_id)):
-            ready = v.ready_at if v.ready_at is not None else self.now + v.start_delay
+                         and s.state in ("negotiating", "queued") and not s.verdict
+                         and s.ready_at is not None),
+                        key=lambda s: (s.ready_at, s.source_id)):
+            ready = v.ready_at if v.ready_at is not None else self.now
             binder = self._binder(v, max(ready, self.now) + v.first_byte_delay, True)
             take = self._soulseek_take(v, binder)
             if take is not None:
@@ -112,6 +123,7 @@ class _Planner(StealPlanner, OverlayPlanner):
                                and s.state == "idle"):
             if active >= cap or not self._usable(v):
                 continue
+
             binder = self._binder(v, self.now + v.start_delay, True)
             take = self._soulseek_take(v, binder)
             if take is not None:

@@ -13,23 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .applying import Applying
 from .cost import CostParams
 from .decisions import (
     OVERLAY,
-    Assign,
     Cancel,
     CancelledByPeer,
     Decision,
-    Duplicate,
-    Negotiate,
     NegotiationTimed,
     Observation,
     RangeCompleted,
     RangeServed,
     Rebalance,
-    Release,
     RttSampled,
-    Steal,
     TransferErrored,
     TransferTimedOut,
 )
@@ -38,6 +34,7 @@ from .metrics import MetricsBook
 from .ports import BlockDigests, PartFile, RangeTransport
 from .range_map import ByteState, RangeMap
 from .reputation import Outcome, ReputationBook
+from .resume import ResumeState, apply_resume
 from .scheduler import plan
 from .snapshot import SchedulerConfig
 from .stall import ProgressSample, StallConfig, assess
@@ -59,6 +56,7 @@ class SessionConfig:
     default_negotiation_s: float = 1.5  # Soulseek queue + handshake before we know the peer
     default_rtt_s: float = 0.2
     failure_backoff_s: float = 30.0
+    check_timeout_s: float = 2.0  # a third opinion or spot check silent this long is re-asked
     max_trace_rounds: int = 8
     playback_bitrate_kbps: float | None = None  # playback mode when set
 
@@ -75,7 +73,7 @@ class SwarmOutcome:
     failure: str | None = None
 
 
-class SwarmSession(Verification):
+class SwarmSession(Applying, Verification):
     """Fetch one file of ``file_size`` bytes from ``sources`` through ``transport``."""
 
     def __init__(self, file_size: int, sources: Sequence[SourceSpec], transport: RangeTransport,
@@ -83,7 +81,8 @@ class SwarmSession(Verification):
                  metrics: MetricsBook | None = None, reputations: ReputationBook | None = None,
                  expected_sha256: str | None = None,
                  content_check: Callable[[], bool | None] | None = None,
-                 reference_blocks: Mapping[int, str] | None = None) -> None:
+                 reference_blocks: Mapping[int, str] | None = None,
+                 resume: ResumeState | None = None) -> None:
         self.file_size = file_size
         self.config = config or SessionConfig()
         self.transport = transport
@@ -106,10 +105,21 @@ class SwarmSession(Verification):
         self._watched: list[int] = []
         self._pieces: list[tuple[str, int, int, str]] = []  # partial-block digests per source
         self._tie_breaks: dict[int, str | None] = {}  # disputed block -> third source asked
-        self._verify_jobs: dict[str, int] = {}  # Soulseek source negotiating to check a block
+        self._spots: dict[tuple[int, int], str | None] = {}  # (block, count) -> checker
+        self._spots_started = False
+        # Soulseek source negotiating to check a disputed block, or blocks of a spot check
+        self._verify_jobs: dict[str, int | tuple[int, int]] = {}
         self._rescue = False
         self._planning = False
         self._replan = False
+        # Bytes an earlier run kept (see ``resume``): per source, EARLIER_RUN for verified ones.
+        self.resumed: dict[str, int] = {}
+        if resume is not None:
+            peers = {s.spec.peer: sid for sid, s in self.sources.items()}
+            self.resumed, again = apply_resume(self.range_map, resume, {**peers, **{
+                sid: sid for sid in self.sources}})
+            for start, end in again:
+                self.part.discard(start, end)
 
     # --- driving -----------------------------------------------------------------------------
 
@@ -118,6 +128,7 @@ class SwarmSession(Verification):
         return self.outcome is not None
 
     def start(self, now: float) -> None:
+        self._check_complete(now)  # a resumed file may have nothing left to fetch
         self._plan(now)
 
     def tick(self, now: float) -> None:
@@ -134,6 +145,12 @@ class SwarmSession(Verification):
                 self._log(now, Rebalance(f"{t.source_id} underperforming: {v.reason}"))
                 if t.verify_only:
                     self._third_opinion_failed(t, now, v.reason)
+            elif (t.verify_only and t.request_id in self.transfers
+                  and now - t.progress_at > self.config.check_timeout_s):
+                # A check is a few blocks: a checker silent this long is not worth waiting
+                # for a stall verdict (a whole window); someone else is asked.
+                self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s
+                self._third_opinion_failed(t, now, f"no data for {now - t.progress_at:.1f} s")
         self._run_tie_breaks(now)
         self._check_complete(now)  # a resolved dispute may be all the end check waited for
         self._plan(now)
@@ -155,11 +172,10 @@ class SwarmSession(Verification):
             self.transport.release(source_id)  # we gave up on it meanwhile
             return
         if src.negotiation_started is not None:
+            src.negotiation_times.append(now - src.negotiation_started)
             self._observe(NegotiationTimed(src.spec.peer, now - src.negotiation_started, now))
         src.state = "ready"
-        block = self._verify_jobs.pop(source_id, None)
-        if block is not None and block in self.ledger.disputed():
-            self._verify(source_id, block, now)
+        if self._verify_job_ready(source_id, now):
             return
         self._plan(now)
 
@@ -205,6 +221,26 @@ class SwarmSession(Verification):
         self._resolve_races(now)
         self._note_prefixes(now)
         self._check_complete(now)
+        if not self.done and self._nearing_end(t, src, now):
+            self._plan(now)  # last chance to run on instead of stopping (see extending)
+
+    def _nearing_end(self, t: Transfer, src: SourceRuntime, now: float) -> bool:
+        """True once per range end when a Soulseek stream is about to reach it: a plan then
+        can still extend it, while the next tick may come too late."""
+        if (src.spec.kind == OVERLAY or t.duplicate_of is not None or t.verify_only
+                or t.end >= self.file_size):
+            return False
+        rate = src.recent_rate(now)
+        if not rate:
+            return False
+        negotiation = self.metrics.get(src.spec.peer).negotiation
+        horizon = min(negotiation if negotiation is not None else self.config.default_negotiation_s,
+                      self.config.scheduler.rebalance_interval)
+        left = (t.end - t.position) / rate
+        if left > horizon or now - t.planned_near_end < max(0.05, left / 3):
+            return False
+        t.planned_near_end = now
+        return True
 
     def on_complete(self, request_id: int, now: float) -> None:
         t = self.transfers.get(request_id)
@@ -216,9 +252,7 @@ class SwarmSession(Verification):
             self.reputations.record(peer, Outcome.SUCCESS, now)
         self._drop(t)
         if t.verify_only:
-            for block, checker in list(self._tie_breaks.items()):
-                if checker == t.source_id:
-                    self._tie_breaks[block] = "done"  # asked once; the end check decides
+            self._checker_done(t.source_id)
         self._run_tie_breaks(now)
         self._check_complete(now)
         self._plan(now)
@@ -231,10 +265,7 @@ class SwarmSession(Verification):
         peer = src.spec.peer
         if request_id is not None and (t := self.transfers.get(request_id)) is not None:
             self._drop(t)
-        self._verify_jobs.pop(source_id, None)
-        for block, checker in list(self._tie_breaks.items()):
-            if checker == source_id:
-                self._tie_breaks[block] = None  # ask someone else
+        self._checker_lost(source_id)
         if reason == "cancelled by peer":
             self._observe(CancelledByPeer(peer, now))
             self.reputations.record(peer, Outcome.CANCELLED, now)
@@ -258,6 +289,7 @@ class SwarmSession(Verification):
                 self._replan = False
                 if self.done:
                     return
+                self._reclaim()
                 snapshot = build_snapshot(self, now)
                 if not snapshot.zones.critical:
                     self._rescue = False
@@ -268,88 +300,6 @@ class SwarmSession(Verification):
                     return
         finally:
             self._planning = False
-
-    def _apply(self, d: Decision, now: float) -> None:
-        match d:
-            case Negotiate(source_id=sid):
-                src = self.sources[sid]
-                src.state, src.negotiation_started = "negotiating", now
-                src.negotiations += 1
-                self.transport.negotiate(sid)
-            case Assign(source_id=sid, start=start, end=end):
-                self._assign_pending(sid, start, end)
-                self._request(sid, start, end, now)
-            case Steal():
-                thief_end = min(d.end, d.victim_end)
-                self.range_map.steal(d.victim_id, d.victim_end, d.new_end, d.thief_id, thief_end)
-                self._assign_pending(d.thief_id, thief_end, d.end)  # streams on past the victim
-                victim = self._transfer_ending(d.victim_id, d.victim_end)
-                if victim is not None:
-                    victim.end = d.new_end
-                    self.transport.set_end(victim.request_id, d.new_end)
-                self._request(d.thief_id, d.start, d.end, now)
-            case Duplicate(source_id=sid, of_source_id=of, start=start, end=end):
-                victim = self._transfer_ending(of, end) or next(
-                    (t for t in self.sources[of].transfers.values() if t.start <= start < t.end),
-                    None)
-                if victim is not None:
-                    self._assign_pending(sid, victim.end, end)
-                self._request(sid, start, end, now).duplicate_of = of
-            case Cancel(source_id=sid, start=start, end=end):
-                src = self.sources[sid]
-                if start == end and src.state in ("negotiating", "queued"):
-                    self.transport.release(sid)
-                    src.state = "idle"
-                    src.backoff_until = now + self.config.failure_backoff_s
-                else:
-                    for t in list(src.transfers.values()):
-                        if t.start < end and start < t.end:
-                            self.transport.cancel(t.request_id)
-                            self._drop(t)
-            case Release(source_id=sid):
-                self.transport.release(sid)
-                self.sources[sid].state = "idle"
-            case Rebalance(rescue=True):
-                if self._rescue:
-                    return  # RescueModeActivated is an event only when rescue starts
-                self._rescue = True
-        self._log(now, d)
-
-    def _assign_pending(self, source_id: str, start: int, end: int) -> None:
-        for g0, g1 in self.range_map.pending():
-            if g0 < end and g1 > start:
-                self.range_map.assign(max(g0, start), min(g1, end), source_id)
-
-    def _request(self, source_id: str, start: int, end: int, now: float) -> Transfer:
-        alone = not self.sources[source_id].transfers
-        rid = self.transport.request(source_id, start, end)
-        t = Transfer(rid, source_id, start, end, now, alone=alone)
-        self.transfers[rid] = t
-        src = self.sources[source_id]
-        src.transfers[rid] = t
-        src.state = "streaming"
-        return t
-
-    def _transfer_ending(self, source_id: str, end: int) -> Transfer | None:
-        for t in self.sources[source_id].transfers.values():
-            if t.duplicate_of is None and t.start < end <= t.end:
-                return t
-        return None
-
-    def _drop(self, t: Transfer) -> None:
-        """Forget a closed transfer; bytes it owned but did not deliver go back to pending."""
-        if t.sample_bytes:  # every delivered byte is reported, also from a cut transfer
-            self._observe(RangeServed(self._peer(t.source_id), t.position - t.sample_bytes,
-                                      t.sample_bytes, t.progress_at - t.sample_since,
-                                      t.progress_at))
-            t.sample_bytes = 0
-        self.transfers.pop(t.request_id, None)
-        src = self.sources[t.source_id]
-        src.transfers.pop(t.request_id, None)
-        if t.position < t.end and not t.verify_only:
-            self.range_map.release(t.source_id, t.position, t.end)
-        if not src.transfers and src.state == "streaming":
-            src.state = "idle"
 
     def _check_stuck(self, now: float) -> None:
         if self.done or self.range_map.is_complete() or self.transfers:
@@ -428,8 +378,9 @@ class SwarmSession(Verification):
                 self.transport.release(src.source_id)
                 src.state = "idle"
         delivered = sum(s.delivered for s in self.sources.values())
+        needed = self.file_size - sum(self.resumed.values())
         self.outcome = SwarmOutcome(complete, verified, sha, now if complete else None, delivered,
-                                    max(0, delivered - self.file_size),
+                                    max(0, delivered - needed),
                                     dict(self.ledger.convicted), failure)
 
     # --- small helpers -----------------------------------------------------------------------

@@ -38,6 +38,7 @@ class SourceView:
     rate: float  # best estimate now: measured (decaying while silent) or a cold-start prior
     rate_measured: bool = False  # measured at some point (this transfer or earlier ones)
     rate_live: bool = False  # measured on the current transfer (or its silence)
+    usual_rate: float | None = None  # its long-run measured throughput (EMA), if any
     requests: tuple[RequestView, ...] = ()
     start_delay: float = 1.5  # Soulseek: negotiation + queue + first byte; overlay: request RTT
     first_byte_delay: float = 0.2  # from sending the offset / a request to the first byte
@@ -48,6 +49,7 @@ class SourceView:
     verdict: str | None = None  # stall detector's reason, if underperforming
     available: bool = True  # False while backing off after a failed negotiation
     fresh: bool = True  # not asked for this file yet in this session
+    timing_known: bool = False  # its negotiation time was measured (not the default guess)
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,16 @@ class SchedulerConfig:
     min_steal_bytes: int = 256 * KIB  # a new Soulseek range smaller than this is not worth it
     min_gain_seconds: float = 0.1  # ... nor one that saves less time than this
     plan_arrivals: bool = False  # leave room for sources still negotiating (see _share)
+    # ... but always once every rate and negotiation time involved has been measured (late in
+    # a download, when sources renegotiate): the plan then rests on facts, not guesses.
+    plan_known_arrivals: bool = False
     race_below: float = 0.1  # a victim slower than this × the binder's rate is raced, not split
     take_over_below: float = 0.3  # a binder streams on over following runs slower than this
+    forecast: bool = True  # judge takes by a look ahead (renegotiations, arrivals, the tail)
+    # ... among splits at these shares of the victim's range (besides the fair one)
+    split_fractions: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8)
+    extend_streams: bool = True  # a stream near its end runs on instead of renegotiating
+    extend_waste_share: float = 0.5  # ... re-fetching at most this × its renegotiation time
     overlay_chunk: int = 256 * KIB
     max_overlay_requests: int = 32
     limits: ModeLimits | None = field(default=None)  # overrides the mode's presets

@@ -9,6 +9,7 @@ from dataclasses import replace
 from .decisions import (
     SOULSEEK,
 )
+from .outlook import Outlook
 from .planning import (
     Binder,
     Run,
@@ -22,12 +23,12 @@ from .planning import (
     steal_saving,
 )
 from .range_map import ByteState, align_up
+from .resume import EARLIER_RUN
 from .snapshot import SourceView
-from .workbench import Workbench
 from .zones import ZoneSpan
 
 
-class StealPlanner(Workbench):
+class StealPlanner(Outlook):
     def _soulseek_take(self, v: SourceView, binder: Binder) -> Take | None:
         for span in self.zones.spans:
             if not self._eligible(v, binder.rate, span.zone):
@@ -56,17 +57,71 @@ class StealPlanner(Workbench):
             victim = max(victims, key=lambda r: (r.remaining(span.end), r.source_id))
             return self._split(binder, victim, span, victim.remaining(span.end) / 2.0)
         live = [r for r in self.runs if r.remaining(span.end) > 0 and r.end > span.start]
+        if not binder.negotiating and (self.config.plan_arrivals
+                                       or self._all_known(binder, live)):
+            expected = self._expected(binder)
+            if expected:
+                planned = self._global_take(binder, victims, live, expected, span)
+                if planned is not None:
+                    return planned
         share = self._share(binder, live, span)
         best: Take | None = None
-        best_key: tuple[float, float] | None = None
+        best_key: tuple[float, float, float] | None = None
+        # The look ahead judges when the whole file ends; in playback what counts is when the
+        # bytes near the play head arrive, which the plain makespan of the zone measures.
+        use_outlook = self.config.forecast and not binder.negotiating and not self.playback
+        if use_outlook:
+            lanes, helpers = self._lanes(span), self._helpers(binder)
         for victim in victims:
             for take in self._options(binder, victim, span, share):
-                involved = {victim.source_id, *take.taken_over}
-                others = max((self._fin(r, span.end) for r in live
-                              if r.source_id not in involved), default=self.now)
-                key = (round(max(others, take.finish), 3), -take.saves)
+                if use_outlook:
+                    end, mean = self._outlook(binder, take, lanes, helpers)
+                    key = (round(end, 2), round(mean, 3), -take.saves)
+                else:
+                    involved = {victim.source_id, *take.taken_over}
+                    others = max((self._fin(r, span.end) for r in live
+                                  if r.source_id not in involved), default=self.now)
+                    key = (round(max(others, take.finish), 3), 0.0, -take.saves)
                 if best_key is None or key < best_key:
                     best, best_key = take, key
+        return best
+
+    def _global_take(self, binder: Binder, victims: list[Run], live: list[Run],
+                     expected: list[tuple[float, float]], span: ZoneSpan) -> Take | None:
+        """Sources still negotiating will arrive: cut the range that would finish last so its
+        owner keeps exactly what it can do by the balanced finish time of everyone (those
+        expected included); the binder takes the rest, and later binders cut it the same way."""
+        work = sum(r.remaining(span.end) for r in live)
+        caps = [(r.rate, r.starts_at) for r in live if not r.virtual] + expected
+        caps.append((binder.rate, binder.starts_at))
+        target = balanced_finish(caps, work, self.now)
+        block = self.config.block_size
+        best: Take | None = None
+        best_fin = target + self.config.min_gain_seconds
+        for v in victims:
+            if v.virtual or v.verdict or v.rate <= 0:
+                continue
+            fin = self._fin(v, span.end)
+            if fin <= best_fin:
+                continue
+            keep = v.rate * max(0.0, target - v.starts_at)
+            zone_end = min(v.end, span.end)
+            earliest = max(align_up(v.position + block, block, v.end), v.owned_from)
+            new_end = max(align_up(int(v.position + keep), block, zone_end), earliest)
+            if zone_end - new_end < self.config.min_steal_bytes or not self._owns(v, new_end):
+                continue
+            mine = binder.starts_at + (zone_end - new_end) / binder.rate
+            if binder.starts_at >= fin or min(mine, target) >= fin:
+                continue
+            start = new_end
+            if binder.overlap and new_end - binder.overlap >= earliest:
+                start = new_end - binder.overlap
+            kept = (new_end - v.position) / v.rate + v.starts_at
+            best_fin = fin
+            best = Take("steal", start, v.end, v.source_id, v.end, new_end, fin - max(kept, mine),
+                        f"take {describe_bytes(v.end - new_end)} from {v.source_id}: it keeps "
+                        f"what it can fetch by {target - self.now:.1f} s from now",
+                        finish=max(kept, mine))
         return best
 
     def _share(self, binder: Binder, live: list[Run], span: ZoneSpan) -> float:
@@ -81,6 +136,16 @@ class StealPlanner(Workbench):
         caps.append((binder.rate, binder.starts_at))
         target = balanced_finish(caps, sum(r.remaining(span.end) for r in live), self.now)
         return binder.rate * max(0.0, target - binder.starts_at)
+
+    def _all_known(self, binder: Binder, live: list[Run]) -> bool:
+        """Are the binder's rate, every running rate and every expected arrival measured?"""
+        if not self.config.plan_known_arrivals or not self.sources[binder.source_id].rate_measured:
+            return False
+        if any(not (r.measured or r.verdict) for r in live if not r.virtual):
+            return False
+        return all(v.rate_measured and v.timing_known for v in self.s.sources
+                   if v.source_id != binder.source_id and v.kind == SOULSEEK and v.available
+                   and v.state in ("negotiating", "queued") and not v.verdict)
 
     def _expected(self, binder: Binder) -> list[tuple[float, float]]:
         """(rate, first byte) of Soulseek sources negotiating now and expected soon."""
@@ -107,6 +172,10 @@ class StealPlanner(Workbench):
             fair = fair_take(victim, binder, span.end)
             planned = self._split(binder, victim, span, min(fair, share)) if share < fair else None
             takes.append(planned or self._split(binder, victim, span, fair))
+            if self.config.forecast and not binder.negotiating:
+                r = victim.remaining(span.end)
+                for f in self.config.split_fractions:
+                    takes.append(self._split(binder, victim, span, r * f))
         return [t for t in takes if t is not None]
 
     def _split(self, binder: Binder, victim: Run, span: ZoneSpan, amount: float) -> Take | None:
@@ -129,7 +198,8 @@ class StealPlanner(Workbench):
                     f"take {describe_bytes(victim.end - new_end)} from {victim.source_id}, "
                     f"saves {saves:.1f} s", finish=self._fin(victim, span.end) - saves)
 
-    def _chain(self, binder: Binder, end: int) -> tuple[int, list[Run], int]:
+    def _chain(self, binder: Binder, end: int, budget: int | None = None,
+               take_over_below: float | None = None) -> tuple[int, list[Run], int]:
         """How far a Soulseek binder should stream on past ``end``.
 
         A stream cannot skip bytes, but it can run on: over pending bytes (nobody's), and over
@@ -140,27 +210,43 @@ class StealPlanner(Workbench):
             return end, [], 0
         taken: list[Run] = []
         waste = 0
-        budget = max(self.config.block_size, int(binder.rate * 0.25))
+        if budget is None:
+            budget = max(self.config.block_size, int(binder.rate * 0.25))
+        # Hopping over received bytes to the next pending gap saves someone a negotiation
+        # for that gap: worth up to about half a negotiation of re-fetched bytes.
+        view = self.sources.get(binder.source_id)
+        hop = max(budget, int(binder.rate * (view.start_delay if view else 0.0)
+                              * self.config.extend_waste_share))
         while end < self.rm.size:
             seg = self.rm.segment_at(end)
             if seg.state == ByteState.PENDING:
                 end = seg.end
                 continue
             owner = seg.source
+            if owner == EARLIER_RUN:
+                break  # verified by an earlier run: never fetched again
             if seg.state >= ByteState.RECEIVED:
-                if waste + seg.size > budget or seg.end >= self.rm.size:
+                if seg.end >= self.rm.size:
                     break
+                again = seg.end - end  # ``end`` may lie inside the segment
                 after = self.rm.segment_at(seg.end)
+                if after.state == ByteState.PENDING and waste + again <= hop:
+                    waste += again
+                    end = after.end
+                    continue
+                if waste + again > budget:
+                    break
                 if after.state != ByteState.IN_FLIGHT or after.source != owner:
                     break
-                owner, skip = after.source, seg.size
+                owner, skip = after.source, again
             else:
                 skip = 0
             run = next((r for r in self.runs if r.source_id == owner and r.kind == SOULSEEK
                         and r.owned_from <= end + skip < r.end), None)
             if (run is None or run.virtual or run.duplicated or run.owned_from != end + skip
                     or not (run.measured or run.verdict)
-                    or run.rate >= self.config.take_over_below * binder.rate):
+                    or run.rate >= (self.config.take_over_below if take_over_below is None
+                                    else take_over_below) * binder.rate):
                 break
             waste += skip
             taken.append(run)

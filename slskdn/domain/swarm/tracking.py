@@ -43,6 +43,7 @@ class Transfer:
     alone: bool = True  # requested while the source had nothing else in flight
     sample_bytes: int = 0  # bytes since the last throughput sample
     sample_since: float = 0.0
+    planned_near_end: float = -1e9  # when a plan last ran because the stream neared its end
 
     def __post_init__(self) -> None:
         if self.position < 0:
@@ -63,6 +64,7 @@ class SourceRuntime:
     state: SourceState = "idle"
     negotiation_started: float | None = None
     negotiations: int = 0
+    negotiation_times: list[float] = field(default_factory=list)  # seconds, this session
     transfers: dict[int, Transfer] = field(default_factory=dict)
     # (time, cumulative bytes) of everything this source delivered, for its recent rate.
     history: list[tuple[float, int]] = field(default_factory=list)
@@ -98,7 +100,12 @@ class SourceRuntime:
         k = min(samples, len(self.history) - 1)
         t0, b0 = self.history[-1 - k]
         t1, b1 = self.history[-1]
-        span = max(now, t1) - t0
+        span = t1 - t0
+        # Stretched to now only when the silence since the last delivery is longer than the
+        # usual gap between deliveries: a plan made between two reads is no evidence of a
+        # slowdown, and stretching it anyway would bias every estimate low.
+        if now - t1 > 2.0 * span / k:
+            span = now - t0
         if span <= 0:
             return None
         return (b1 - b0) / span

@@ -31,6 +31,7 @@ from .reputation import Outcome, ReputationBook
 from .tracking import SourceRuntime, Transfer
 
 RECHECKING = "re-checking its bytes"
+SPOT_BLOCKS = 4  # blocks fetched again per source by a spot check
 
 
 class Verification:
@@ -47,7 +48,9 @@ class Verification:
         sources: dict[str, SourceRuntime]
         end_check: WholeFileCheck
         _tie_breaks: dict[int, str | None]
-        _verify_jobs: dict[str, int]
+        _spots: dict[tuple[int, int], str | None]
+        _spots_started: bool
+        _verify_jobs: dict[str, int | tuple[int, int]]
         _pieces: list[tuple[str, int, int, str]]
         _replan: bool
 
@@ -119,18 +122,141 @@ class Verification:
         self._log(now, Duplicate(source_id, parties, start, end,
                                  "third opinion on a disputed block"))
 
+    # --- spot checks -------------------------------------------------------------------------
+
+    def _start_spot_checks(self, now: float) -> bool:
+        """The whole file failed its check and no dispute explains it. Before re-fetching whole
+        sources (group testing, below), fetch the last few blocks of each source's largest
+        unverified range again from someone else: cheap (one short request per source, all
+        at once), and a copy that differs from some offset on (a different encode or edit of
+        the same size, the common case) differs there. A mismatch is a dispute, which a third
+        opinion settles at once; if nothing differs, those blocks are verified and group
+        testing follows as before. Returns whether any check is under way."""
+        if self._spots_started:
+            return False
+        self._spots_started = True
+        for key in self._spot_candidates():
+            self._spots[key] = None
+        return self._waiting_for_spots(now)
+
+    def _spot_candidates(self) -> list[tuple[int, int]]:
+        """(first block, count): the last blocks of each source's largest unverified range,
+        not checked yet."""
+        out = []
+        for sid in sorted(self.sources):
+            if sid in self.ledger.convicted:
+                continue
+            ranges = self.range_map.ranges(ByteState.RECEIVED, sid)
+            if not ranges:
+                continue
+            whole = self.ledger.whole_blocks(*max(ranges, key=lambda r: (r[1] - r[0], r)))
+            if len(whole):
+                n = min(SPOT_BLOCKS, len(whole))
+                if (whole[-n], n) not in self._spots:
+                    out.append((whole[-n], n))
+        return out
+
+    def _spot_on_release(self, source_id: str, now: float) -> bool:
+        """A ready Soulseek source has nothing left worth a range: its connection is open
+        anyway, so it spot-checks another source's bytes before it goes (free, and a culprit
+        found now is re-fetched while the others still stream)."""
+        src = self.sources[source_id]
+        if src.suspended is not None or src.spec.kind == OVERLAY:
+            return False
+        for key in self._spot_candidates():
+            first, count = key
+            if any(source_id in self.ledger.opinions(b) for b in range(first, first + count)):
+                continue
+            self._spots[key] = source_id
+            self._verify_span(source_id, key, now)
+            return True
+        return False
+
+    def _run_spot_checks(self, now: float) -> None:
+        for key, checker in list(self._spots.items()):
+            if checker is not None:
+                continue
+            first, count = key
+            parties = {p for b in range(first, first + count) for p in self.ledger.opinions(b)}
+            busy = {c for c in (*self._spots.values(), *self._tie_breaks.values())
+                    if c not in (None, "done")}
+            for src in sorted(self.sources.values(),
+                              key=lambda s: (s.spec.kind != OVERLAY, s.source_id)):
+                sid = src.source_id
+                if (sid in parties or sid in busy or src.suspended is not None
+                        or src.state == "dead" or now < src.backoff_until):
+                    continue
+                if src.spec.kind == OVERLAY:
+                    self._verify_span(sid, key, now)
+                elif src.state == "idle":
+                    src.state, src.negotiation_started = "negotiating", now
+                    src.negotiations += 1
+                    self._verify_jobs[sid] = key
+                    self.transport.negotiate(sid)
+                    self._log(now, Negotiate(sid, f"spot check of blocks {first}-"
+                                                  f"{first + count - 1}"))
+                else:
+                    continue
+                self._spots[key] = sid
+                break
+            else:
+                self._spots[key] = "done"  # nobody can check it: group testing will
+
+    def _verify_span(self, source_id: str, key: tuple[int, int], now: float) -> None:
+        first, count = key
+        start = self.ledger.block_range(first)[0]
+        end = self.ledger.block_range(first + count - 1)[1]
+        owners = ",".join(sorted({p for b in range(first, first + count)
+                                  for p in self.ledger.opinions(b)}))
+        t = self._request(source_id, start, end, now)
+        t.verify_only, t.duplicate_of = True, "verify"
+        self._log(now, Duplicate(source_id, owners, start, end,
+                                 "spot check after a failed whole-file check"))
+
+    def _waiting_for_spots(self, now: float) -> bool:
+        self._run_spot_checks(now)
+        return any(c not in (None, "done") for c in self._spots.values())
+
+    def _verify_job_ready(self, source_id: str, now: float) -> bool:
+        """A Soulseek source negotiated for a check is ready: fetch what it was asked for."""
+        job = self._verify_jobs.pop(source_id, None)
+        if isinstance(job, int) and job in self.ledger.disputed():
+            self._verify(source_id, job, now)
+            return True
+        if isinstance(job, tuple) and self._spots.get(job) == source_id:
+            self._verify_span(source_id, job, now)
+            return True
+        return False
+
+    def _checker_done(self, source_id: str) -> None:
+        for block, checker in list(self._tie_breaks.items()):
+            if checker == source_id:
+                self._tie_breaks[block] = "done"  # asked once; the end check decides
+        for key, checker in list(self._spots.items()):
+            if checker == source_id:
+                self._spots[key] = "done"
+
+    def _checker_lost(self, source_id: str) -> None:
+        """A check that will not come: ask someone else."""
+        self._verify_jobs.pop(source_id, None)
+        for block, checker in list(self._tie_breaks.items()):
+            if checker == source_id:
+                self._tie_breaks[block] = None
+        for key, checker in list(self._spots.items()):
+            if checker == source_id:
+                self._spots[key] = None
+
     def _waiting_for_third_opinion(self, now: float) -> bool:
         self._run_tie_breaks(now)
         disputed = self.ledger.disputed()
         return any(b in disputed and c not in (None, "done") for b, c in self._tie_breaks.items())
 
     def _third_opinion_failed(self, t: Transfer, now: float, reason: str) -> None:
-        """A third opinion that does not come: ask someone else."""
-        self._cancel(t, now, f"third opinion too slow: {reason}")
-        for block, checker in list(self._tie_breaks.items()):
-            if checker == t.source_id:
-                self._tie_breaks[block] = None
+        """A third opinion (or spot check) that does not come: ask someone else."""
+        self._cancel(t, now, f"check too slow: {reason}")
+        self._checker_lost(t.source_id)
         self._run_tie_breaks(now)
+        self._run_spot_checks(now)
 
     def _tie_break_pending(self) -> bool:
         """Is a third opinion on its way, or can one still be asked for?"""
@@ -175,9 +301,12 @@ class Verification:
         if self.done or not self.range_map.is_complete():
             return
         sha = self.part.sha256()
-        if (self.end_check.has_reference and self.end_check.passes(sha) is False
-                and self._tie_break_pending() and self._waiting_for_third_opinion(now)):
-            return  # a third opinion will convict someone and re-open their bytes
+        if self.end_check.has_reference and self.end_check.passes(sha) is False:
+            if self._tie_break_pending() and self._waiting_for_third_opinion(now):
+                return  # a third opinion will convict someone and re-open their bytes
+            if not self._tie_break_pending() and (self._start_spot_checks(now)
+                                                  or self._waiting_for_spots(now)):
+                return  # a spot check may find the culprit without re-fetching whole sources
         unverified = {sid: self.range_map.bytes_in(ByteState.RECEIVED, sid)
                       for sid in self.sources if sid not in self.ledger.convicted}
         disputes = {sid: self.ledger.disputes_of(sid) for sid in self.sources}
@@ -198,8 +327,15 @@ class Verification:
             for sid, start, end, digest in self._pieces:
                 if sid not in self.ledger.convicted and digest != self.part.digest(start, end):
                     self.convict(sid, "sent bytes that differ from the verified file", now)
-            if verdict.convict and verdict.convict not in self.ledger.convicted:
-                self.convict(verdict.convict, "replacing its bytes fixed the file", now)
+            fixed_by = verdict.convict
+            if fixed_by and fixed_by not in self.ledger.convicted:
+                if self.ledger.vouched_for(fixed_by):
+                    # What it sent hashes to the verified file: the fix came from elsewhere
+                    # (another source convicted meanwhile, bytes on disk that were not its).
+                    self._log(now, Rebalance(f"{fixed_by} not blamed: the bytes it sent match "
+                                             "the verified file"))
+                else:
+                    self.convict(fixed_by, "replacing its bytes fixed the file", now)
             self._finish(now, True, True, sha, None)
             return
         for sid in verdict.cleared:

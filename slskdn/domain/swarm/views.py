@@ -39,6 +39,28 @@ def zone_plan(session: SwarmSession) -> ZonePlan:
                       session.range_map.received_until(position), session.config.zones)
 
 
+def negotiation_estimate(session: SwarmSession, src: SourceRuntime,
+                         metrics: PeerMetrics) -> float:
+    """Seconds the source's current or next negotiation takes. A first request may wait in
+    the peer's upload queue; once a transfer got through, asking again mostly costs the
+    handshake, so a queue wait must not make every later range look dear (nor a fast first
+    answer every later one cheap): later ones are judged by later ones, or else by the
+    typical first answer of this session's peers."""
+    first = metrics.negotiation if metrics.negotiation is not None \
+        else session.config.default_negotiation_s
+    asking_again = src.negotiations > (1 if src.state in ("negotiating", "queued") else 0)
+    if not asking_again:
+        return first
+    later = src.negotiation_times[1:]
+    if later:
+        return sum(later) / len(later)
+    firsts = sorted(s.negotiation_times[0] for s in session.sources.values()
+                    if s.negotiation_times)
+    typical = firsts[len(firsts) // 2] if firsts else first
+    own = src.negotiation_times[0] if src.negotiation_times else first
+    return min(own, typical)
+
+
 def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
                 metrics: PeerMetrics, now: float) -> SourceView:
     cfg = session.config
@@ -46,8 +68,7 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
     recent = src.recent_rate(now) if any(t.first_byte_at for t in streaming) else None
     rate = recent if recent is not None else ranked.throughput
     rtt = metrics.rtt if metrics.rtt is not None else cfg.default_rtt_s
-    negotiation = metrics.negotiation if metrics.negotiation is not None \
-        else cfg.default_negotiation_s
+    negotiation = negotiation_estimate(session, src, metrics)
     is_soulseek = src.spec.kind == SOULSEEK
     ready_at = None
     verdict = None
@@ -79,6 +100,7 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
         rate=rate,
         rate_measured=recent is not None or metrics.throughput is not None,
         rate_live=recent is not None,
+        usual_rate=metrics.throughput,
         requests=tuple(t.view() for t in streaming),
         start_delay=(negotiation + rtt) if is_soulseek else rtt,
         first_byte_delay=rtt,
@@ -89,4 +111,5 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
         verdict=verdict,
         available=src.suspended is None and now >= src.backoff_until,
         fresh=src.negotiations == 0,
+        timing_known=metrics.negotiation is not None,
     )

@@ -62,8 +62,14 @@ class Workbench:
             for r in v.requests:
                 if r.duplicate_of is not None:
                     continue
-                owned = [seg for seg in self.rm.iter_segments(r.position, r.end)
-                         if seg.state == ByteState.IN_FLIGHT and seg.source == v.source_id]
+                owned = []
+                for seg in self.rm.iter_segments(r.position, r.end):
+                    if seg.state == ByteState.IN_FLIGHT and seg.source == v.source_id:
+                        owned.append(seg)
+                    elif seg.state < ByteState.RECEIVED and owned:
+                        # Someone else's (or nobody's) bytes inside the range: the run, as
+                        # far as cuts go, ends before them.
+                        break
                 if not owned:
                     continue
                 end, owned_from = owned[-1].end, owned[0].start
@@ -76,7 +82,7 @@ class Workbench:
                     position = r.position
                     starts = max(queue_end, r.progress_at + v.first_byte_delay)
                 run = Run(v.source_id, v.kind, position, end, owned_from, rate, starts, v.verdict,
-                          confirmed=r.position, measured=v.rate_live)
+                          confirmed=r.position, measured=v.rate_live, request_end=r.end)
                 self.runs.append(run)
                 if v.kind == OVERLAY:
                     queue_end = run.finish() if rate > 0 else math.inf
@@ -118,7 +124,8 @@ class Workbench:
         return [r for r in self.runs
                 if r.source_id != binder.source_id and r.end > span.start
                 and r.remaining(span.end) > 0
-                and (r.kind == SOULSEEK or not soulseek or r.verdict is not None)
+                and (r.kind == SOULSEEK or not soulseek or r.verdict is not None
+                     or (r.measured and r.rate < self.config.race_below * binder.rate))
                 and r.owned_from < r.end and not (r.verdict and r.duplicated)]
 
     def _fin(self, run: Run, limit: int) -> float:
@@ -142,8 +149,12 @@ class Workbench:
         for sid in take.taken_over:
             run = next(r for r in self.runs if r.source_id == sid and r.end <= take.end
                        and r.owned_from >= take.start)
+            usual = self.sources[sid].usual_rate
+            degraded = usual is not None and run.rate < 0.5 * usual
             self.decisions.append(Cancel(sid, run.confirmed, run.end,
-                                         f"taken over by faster {v.source_id}"))
+                                         f"taken over by faster {v.source_id}"
+                                         + (" (far below its usual rate)" if degraded else ""),
+                                         backoff=degraded))
         if take.kind == "assign":
             self.decisions.append(Assign(v.source_id, take.start, take.end, take.reason))
         elif take.kind == "steal":
@@ -175,6 +186,7 @@ class Workbench:
             for run in self.runs:
                 if run.source_id == take.victim and run.end == take.victim_end:
                     run.end = take.new_end
+                    run.request_end = take.new_end
                     run.owned_from = min(run.owned_from, take.new_end)
         else:
             for run in self.runs:
