@@ -5,7 +5,9 @@ durable before ``submit`` returns — and runs on one of ``max_parallel`` worker
 look the file up (search), create its ``Transfer`` (sources with their remote paths, the
 destination), download it through the swarm, and end the job. A transfer interrupted by a
 shutdown or a crash stays active in the log; ``resume_unfinished`` picks every such transfer
-up again, keeping the bytes its events say are on disk (``domain.transfer_progress``).
+up again, keeping the bytes its events say are on disk (``domain.transfer_progress``). A
+request interrupted before its transfer existed (while searching) leaves a running job with no
+transfer: it is run again from the job's target, as the user asked for it.
 
 The CLI uses it for one request in its own session; the daemon keeps one for its lifetime
 and serves it over HTTP.
@@ -28,6 +30,7 @@ from slskdn.domain.transfer import Transfer
 from slskdn.domain.transfer_progress import KeptBytes, kept_bytes
 from slskdn.engine import Engine
 from slskdn.logs import get_logger
+from slskdn.projections.activity import job_activity
 from slskdn.projections.transfers import transfers as transfers_table
 from slskdn.soulseek.client import SoulseekSession
 from slskdn.soulseek.lookup import LookupFailed, group_for_file, group_for_query
@@ -143,6 +146,12 @@ class DownloadService:
                 .where(transfers_table.c.dest_path.is_not(None))
                 .order_by(transfers_table.c.updated_at)
             ).all()
+            searching = conn.execute(
+                sa.select(job_activity.c.job_id)
+                .where(job_activity.c.kind == "track")
+                .where(job_activity.c.status == "running")
+                .where(job_activity.c.transfers == 0)
+            ).scalars().all()
         running = {d.transfer_id for d in self.all()}
         for transfer_id, job_id in rows:
             tid = UUID(transfer_id)
@@ -150,9 +159,29 @@ class DownloadService:
                 continue
             download = Download(UUID(job_id), None, transfer_id=tid)
             found.append(self._queue(download, self._run_resume))
+        found.extend(self._rerun_requests([UUID(j) for j in searching]))
         if found:
             log.info("resuming unfinished downloads", count=len(found))
         return found
+
+    def _rerun_requests(self, job_ids: list[UUID]) -> list[Download]:
+        """Jobs stopped before their transfer existed: ask again for what they asked."""
+        store = self.engine.store
+        assert store is not None
+        out = []
+        for job_id in job_ids:
+            if self.get(job_id) is not None:
+                continue
+            target = store.get(job_id).target
+            request = DownloadRequest.from_target(target)
+            if request is None:
+                self.engine.command(job_id, Job.fail, reason=(
+                    f"interrupted before its download started, and its target {target!r} "
+                    "is not a request that can run again")).result(60)
+                continue
+            log.info("running an interrupted request again", job_id=str(job_id), target=target)
+            out.append(self._queue(Download(job_id, request), self._run_request))
+        return out
 
     def stop(self, timeout: float = 60.0) -> None:
         """Interrupt what runs (transfers stay resumable) and wait for the workers."""
@@ -269,6 +298,11 @@ class DownloadService:
         elif download.stop.is_set() and download.transfer_id is not None:
             download.state = "interrupted"  # the transfer stays active: resumed next start
             download.reason = "interrupted by shutdown; resumes on the next start"
+            return
+        elif download.stop.is_set() and download.request is not None:
+            download.state = "interrupted"  # the job stays running: asked again next start
+            download.reason = ("interrupted by shutdown before it started; runs again on the "
+                               "next start")
             return
         else:
             download.state = "failed"

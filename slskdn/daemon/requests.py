@@ -32,6 +32,19 @@ class DownloadRequest(BaseModel):
             return f"query:{self.query}"
         return f"soulseek:{self.username}:{self.path}"
 
+    @classmethod
+    def from_target(cls, target: str) -> DownloadRequest | None:
+        """The request back from a job's target (search window and multi-source at their
+        defaults: the target does not record them); None when it is not a request's target.
+        A username with a colon in it reads wrong, and the re-run then fails naming it."""
+        kind, _, rest = target.partition(":")
+        if kind == "query" and rest:
+            return cls(query=rest)
+        username, _, path = rest.partition(":")
+        if kind == "soulseek" and username and path:
+            return cls(username=username, path=path)
+        return None
+
 
 class SearchRequest(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
