@@ -2,7 +2,7 @@
 
     scripts/bench soulseek [--size-mb 50] [--caps 1,1,2,2,4,8] [--kill 4] [--repeat 1]
                            [--burst 0] [--peer-processes 6] [--set swarm.KEY=VALUE]
-                           [--no-ceiling] [--py-spy FILE]
+                           [--no-ceiling] [--py-spy FILE] [--show-decisions]
 
 A file of --size-mb MB is shared by sandbox peers capped at --caps MiB/s, each peer in its own
 process (--peer-processes: how many processes host them; 0 puts them on the downloader's loop).
@@ -81,6 +81,7 @@ class Run:
         self.settings = load_settings(env={"SLSKDN_APP_DIR": str(root / "app")},
                                       overrides=args.overrides)
         self.engine: Engine
+        self.timeline: tuple[str, dict[str, float], dict[str, int]] = ("", {}, {})
         self.sandbox: Sandbox
         self.client: SoulseekSession
 
@@ -144,7 +145,8 @@ class Run:
             "negotiation_s": negotiation,
             "cap_check": {"peer": self.best, "cap_mib_s": self.caps[self.names.index(self.best)],
                           "delivered_mib_s": cap},
-            "ceiling": ceiling, "cpu": cpu,
+            "ceiling": ceiling, "cpu": cpu, "idle": self.timeline[1],
+            "decisions": self.timeline[2], "timeline": self.timeline[0],
         }
 
     def _t_star(self, kill_at: float | None, bursts: dict[str, int],
@@ -197,6 +199,10 @@ class Run:
             killer.join()
         if not result.ok:
             raise RuntimeError(f"the swarm failed: {result.reason}")
+        self.timeline = timeline(result, self.names, self.caps, swarm_s)
+        if self.args.show_decisions:
+            print("\n".join(f"  {t - result.started:6.3f} {d}" for t, d in result.decisions),
+                  flush=True)
         return result, swarm_s, kill_at[0] if kill_at else None, window.summary()
 
     def _download(self, label: str, peers: list[str],
@@ -233,6 +239,41 @@ class Run:
         t_end, p_end = samples[-1]
         t0, p0 = next((t, p) for t, p in samples if p >= size / 4)
         return (p_end - p0) / MIB / (t_end - t0) if t_end > t0 else math.nan
+
+
+def timeline(result: SwarmDownloadResult, names: list[str], caps: list[float],
+             seconds: float) -> tuple[str, dict[str, float], dict[str, int]]:
+    """Per peer, each stream: negotiated → ready → first byte → ended (seconds from the
+    start), its range, how often its end moved; then each peer's idle time (not streaming
+    while the swarm ran, before it died) and what that cost at its cap; and the decisions
+    by kind."""
+    t0 = result.started
+    lines, idle = [], {}
+    for name, cap in zip(names, caps, strict=True):
+        streams = [r for r in result.streams if r.source_id == name]
+        busy, parts = 0.0, []
+        last_end = seconds
+        for r in streams:
+            def at(t: float | None) -> str:
+                return "-" if t is None else f"{t - t0:.2f}"
+            if r.first_byte_at is not None and r.ended_at is not None:
+                busy += r.ended_at - r.first_byte_at
+            if r.outcome is not None and r.outcome != "ok" and "cancel" not in r.outcome:
+                last_end = min(last_end, (r.ended_at or t0 + seconds) - t0)
+            span = "" if r.start is None else (
+                f" [{r.start / 1e6:.2f}-{(r.position or r.start) / 1e6:.2f} MB of "
+                f"{(r.first_end or 0) / 1e6:.2f}→{(r.end or 0) / 1e6:.2f}]")
+            moved = f" +{r.extended}/-{r.cut}" if r.extended or r.cut else ""
+            parts.append(f"{at(r.negotiated_at)}>{at(r.ready_at)}>{at(r.first_byte_at)}>"
+                         f"{at(r.ended_at)}{span}{moved} {(r.outcome or '?')[:40]}")
+        idle[name] = round(max(0.0, last_end - busy), 3)
+        lines.append(f"  {name} idle {idle[name]:.2f} s (≈{idle[name] * cap * MIB / 1e6:.1f} MB "
+                     f"at cap): " + " | ".join(parts))
+    kinds: dict[str, int] = {}
+    for _, d in result.decisions:
+        kinds[type(d).__name__] = kinds.get(type(d).__name__, 0) + 1
+    lines.append(f"  decisions {kinds}")
+    return "\n".join(lines), idle, kinds
 
 
 def _start_py_spy(path: str | None) -> subprocess.Popen[bytes] | None:
@@ -320,6 +361,8 @@ def main() -> None:
                         metavar="SECTION.KEY=VALUE",
                         help="a config setting for the downloader, e.g. "
                              "swarm.rebalance_interval_s=0.25 (repeatable)")
+    parser.add_argument("--show-decisions", action="store_true",
+                        help="print every decision of the swarm with its time")
     parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
                         help="skip the uncapped-peer measurements")
     parser.add_argument("--py-spy", metavar="FILE",
@@ -361,6 +404,7 @@ def main() -> None:
               f"wasted {run['wasted_share']:.3f}, cap check {run['cap_check']}, "
               f"ceiling {run['ceiling']}, negotiation {run['negotiation_s']}, "
               f"cpu {json.dumps(cpu)}", flush=True)  # fmt: skip
+        print(run["timeline"], flush=True)
     print(json.dumps(summarize(runs, args, caps)))
 
 

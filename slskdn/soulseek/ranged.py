@@ -49,6 +49,13 @@ log = get_logger(__name__)
 
 FILE_CONNECTION_TIMEOUT = 60.0  # aioslsk's wait for the uploader's file connection
 TICKET_READ_TIMEOUT = 5.0  # aioslsk's wait for the ticket on an incoming file connection
+# A new range of a file whose previous transfer from the same peer is still closing waits this
+# long at most for it: the uploader ignores a queue request for a file it is still uploading.
+PREVIOUS_CLOSE_TIMEOUT = 2.0
+# ... and even after our close it may see the queue request first (another connection): then
+# the first re-sends come soon, doubling up to ``requeue_interval``.
+RECENT_REQUEUE_S = 0.05
+RECENT_S = 5.0  # "just ended": a transfer of the same file from the peer ended this recently
 
 
 class RangedTransferManager(TransferManager):
@@ -63,6 +70,9 @@ class RangedTransferManager(TransferManager):
         # old Transfer of the same file may still be closing while the next range starts.
         self._ranged: dict[tuple[str, str], tuple[PeerTransfer, Transfer]] = {}
         self._requeue_interval = requeue_interval
+        # (username, path) -> resolved when its transfer task ended (connection closed)
+        self._running: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._ended_at: dict[tuple[str, str], float] = {}  # loop time
         self._background: set[asyncio.Task[None]] = set()
 
     # --- public API ---------------------------------------------------------------------------
@@ -74,13 +84,16 @@ class RangedTransferManager(TransferManager):
                   on_progress: ProgressCallback | None = None,
                   start_timeout: float | None = None, ready_timeout: float = 30.0,
                   stall_timeout: float = 60.0, progress_interval: float = 0.25,
-                  claim: StreamClaim | None = None) -> PeerTransfer:
+                  claim: StreamClaim | None = None,
+                  report_blocks: bool = False) -> PeerTransfer:
         """Queue a transfer of ``remote_path`` at ``username``; returns its handle.
 
         With ``offset``/``end`` the range is fixed now; otherwise call ``request`` on the handle
         once it is READY (``on_ready``). ``start_timeout`` bounds the wait in the peer's queue
         (None: until cancelled — peers may queue for hours, the scheduler decides). With a
         ``claim`` the stream writes only bytes no other stream of the part file wrote first.
+        ``report_blocks``: progress is reported whenever a whole block completed, not only
+        every ``progress_interval`` (a scheduler that reads silence as slowness needs it).
         """
         key = (username, remote_path)
         if key in self._ranged:
@@ -89,7 +102,7 @@ class RangedTransferManager(TransferManager):
             username, remote_path, Path(part_path), expected_size=expected_size,
             block_size=block_size, ready_timeout=ready_timeout, stall_timeout=stall_timeout,
             progress_interval=progress_interval, on_ready=on_ready, on_progress=on_progress,
-            on_done=self._range_done, claim=claim)
+            on_done=self._range_done, claim=claim, report_blocks=report_blocks)
         if offset is not None or end is not None:
             if offset is None or end is None:
                 raise ValueError("give both offset and end, or neither")
@@ -136,6 +149,9 @@ class RangedTransferManager(TransferManager):
 
     async def _negotiate(self, pt: PeerTransfer, transfer: Transfer,
                          start_timeout: float | None) -> None:
+        key = (pt.username, pt.remote_path)
+        if (previous := self._running.get(key)) is not None:
+            await asyncio.wait({previous}, timeout=PREVIOUS_CLOSE_TIMEOUT)
         stale = self.find_transfer(pt.username, pt.remote_path, TransferDirection.DOWNLOAD)
         if stale is not None:  # not one of ours (ours leave the list when they finish)
             await self._abandon(stale)
@@ -146,12 +162,17 @@ class RangedTransferManager(TransferManager):
         if pt.done():  # given up while being added: _range_done saw a VIRGIN transfer
             await self._abandon(transfer)
             return
+        self._queue_now(transfer)
         loop = asyncio.get_running_loop()
         deadline = None if start_timeout is None else loop.time() + start_timeout
         # Re-send the queue request now and then: a peer still finishing our previous range of
         # this file (it notices the closed connection late) silently ignores a new one.
+        interval = self._requeue_interval
+        if loop.time() - self._ended_at.get(key, -RECENT_S) < RECENT_S:
+            interval = min(interval, RECENT_REQUEUE_S)
         while not pt.done() and pt.phase is Phase.NEGOTIATING:
-            wait = self._requeue_interval
+            wait = interval
+            interval = min(2 * interval, self._requeue_interval)
             if deadline is not None:
                 wait = min(wait, deadline - loop.time())
             if wait <= 0:
@@ -163,7 +184,23 @@ class RangedTransferManager(TransferManager):
                     and transfer.remotely_queued):
                 pt.log.debug("re-sending the queue request")
                 transfer.remotely_queued = False
-                self.request_management_cycle(_RequestFlag.TRANSFER_CHANGE)
+                self._queue_now(transfer)
+
+    def _queue_now(self, transfer: Transfer) -> None:
+        """Send the queue request now. aioslsk sends it from its management cycle, which runs
+        at most every 50 ms (up to 250 ms): a negotiation waited for it, and a cycle that ran
+        while an earlier request was still connecting sent a second one (a peer that drops the
+        first then answers the second at once)."""
+        if transfer._remotely_queue_task is not None or transfer.remotely_queued:
+            return
+        task = asyncio.get_running_loop().create_task(self._queue_remotely(transfer))
+        transfer._remotely_queue_task = task
+        task.add_done_callback(transfer._remotely_queue_task_complete)
+
+    def _get_queued_transfers(self) -> tuple[list[Transfer], list[Transfer]]:
+        # Not a download whose queue request is still being sent (see ``_queue_now``).
+        downloads, uploads = super()._get_queued_transfers()
+        return [t for t in downloads if t._remotely_queue_task is None], uploads
 
     def _range_done(self, pt: PeerTransfer) -> None:
         entry = self._ranged.get((pt.username, pt.remote_path))
@@ -252,6 +289,9 @@ class RangedTransferManager(TransferManager):
                 await transfer.state.fail(reason="not a ranged transfer")
             self._forget(transfer)
             return
+        key = (transfer.username, transfer.remote_path)
+        running = asyncio.get_running_loop().create_future()
+        self._running[key] = running
         try:
             await self._initialize(transfer, peer_connection, request, pt)
         except Exception as exc:
@@ -259,10 +299,16 @@ class RangedTransferManager(TransferManager):
             log.exception("transfer task failed", peer=transfer.username)
             pt.fail(RangeError.INTERNAL, f"internal error: {exc!r}")
         finally:
-            if pt.done():
-                if not transfer.is_finalized():
-                    await transfer.state.fail(reason="range finished")
-                self._forget(transfer)
+            try:
+                if pt.done():
+                    if not transfer.is_finalized():
+                        await transfer.state.fail(reason="range finished")
+                    self._forget(transfer)
+            finally:
+                running.set_result(None)
+                if self._running.get(key) is running:
+                    del self._running[key]
+                self._ended_at[key] = asyncio.get_running_loop().time()
 
     async def _initialize(self, transfer: Transfer, peer_connection: PeerConnection,
                           request: PeerTransferRequest.Request, pt: PeerTransfer) -> None:

@@ -30,7 +30,8 @@ from slskdn.actors.swarm_driver import SwarmDriver, SwarmListener
 from slskdn.actors.swarm_events import SourcePeer, SwarmRecorder
 from slskdn.audio.flac_md5 import audio_md5_matches
 from slskdn.domain.ids import new_id, peer_id
-from slskdn.domain.swarm.decisions import SOULSEEK
+from slskdn.domain.swarm.decisions import SOULSEEK, Decision
+from slskdn.domain.swarm.resume import ResumeState
 from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
 from slskdn.domain.swarm.tracking import SourceSpec
 from slskdn.domain.transfer import Transfer
@@ -39,7 +40,7 @@ from slskdn.engine import Engine
 from slskdn.logs import get_logger
 
 from .client import SoulseekSession
-from .swarm_transport import DiskPartFile, SoulseekRangeTransport
+from .swarm_transport import DiskPartFile, SoulseekRangeTransport, StreamRecord
 
 log = get_logger(__name__)
 
@@ -60,6 +61,11 @@ class SwarmDownloadResult:
     convicted: dict[str, str] = field(default_factory=dict)  # username -> reason
     reason: str | None = None  # why it failed (None when ok)
     delivered_bytes: int = 0
+    # What happened when (``time.monotonic()``; ``started`` is t = 0): every stream the
+    # transport opened, and every decision of the swarm. For timelines and benchmarks.
+    started: float = 0.0
+    streams: tuple[StreamRecord, ...] = ()
+    decisions: tuple[tuple[float, Decision], ...] = ()
 
 
 def download_multi_source(
@@ -146,10 +152,15 @@ def download_multi_source(
     content_check = None
     if expected_sha256 is None and (filename or dest_path.name).lower().endswith(".flac"):
         content_check = partial(audio_md5_matches, part_path)
-    swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256,
-                         content_check=content_check)
+    resume = None
     if kept is not None and kept.kept:
-        _restore(swarm, part, kept, {str(p.peer_id): user for user, p in peers.items()})
+        # The data path must never overwrite kept bytes; the session marks them in its range
+        # map and discards (here: forgets again) those of peers that are no longer sources.
+        for a, b in [*kept.verified, *(s for spans in kept.received.values() for s in spans)]:
+            part.restore(a, b)
+        resume = ResumeState(verified=kept.verified, received=kept.received)
+    swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256,
+                         content_check=content_check, resume=resume)
     driver = SwarmDriver.start(swarm, SwarmRecorder(transfer_id, peers), actors)
     listener = SwarmListener(driver)
     transport.listener = listener
@@ -218,7 +229,8 @@ def download_multi_source(
         transfer_id=transfer_id, ok=failure is None, sha256=sha, seconds=seconds,
         bytes_by_peer=served, part_path=part_path, dest_path=moved,
         verified=bool(outcome and outcome.verified), convicted=convicted, reason=failure,
-        delivered_bytes=outcome.delivered_bytes if outcome else 0)
+        delivered_bytes=outcome.delivered_bytes if outcome else 0, started=started,
+        streams=tuple(transport.timeline), decisions=tuple(swarm.decisions))
 
 
 def _source_failures(events: Sequence[Any], peers: dict[str, SourcePeer]) -> str:
@@ -227,26 +239,6 @@ def _source_failures(events: Sequence[Any], peers: dict[str, SourcePeer]) -> str
     last = {names.get(e.peer_id, e.peer_id): e.reason for e in events
             if isinstance(e, Transfer.RangeFailed)}  # fmt: skip
     return f" ({'; '.join(f'{u}: {r}' for u, r in last.items())})" if last else ""
-
-
-def _restore(swarm: SwarmSession, part: DiskPartFile, kept: KeptBytes,
-             source_of_peer: dict[str, str]) -> None:
-    """Mark what an earlier run left in the part file as present, before the swarm starts:
-    the planner never assigns those bytes, and the data path never overwrites them.
-    Received bytes stay their sender's (the whole-file check can still trace them); bytes
-    of a peer that is no longer a source are fetched again."""
-    anyone = next(iter(swarm.sources))  # verified bytes are nobody's to blame
-    for peer, spans in kept.received.items():
-        source = source_of_peer.get(peer)
-        if source is None:
-            continue
-        for a, b in spans:
-            swarm.range_map.mark_received(a, b, source)
-            part.written.restore(a, b)
-    for a, b in kept.verified:
-        swarm.range_map.mark_received(a, b, anyone)
-        swarm.range_map.mark_verified(a, b)
-        part.written.restore(a, b)
 
 
 INTERRUPTED = "interrupted; the transfer stays active and can be resumed"

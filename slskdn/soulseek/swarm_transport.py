@@ -66,6 +66,25 @@ class _Stream:
 
 
 @dataclass
+class StreamRecord:
+    """When one handle did what (``time.monotonic()``), for timelines and benchmarks."""
+
+    source_id: str
+    negotiated_at: float
+    ready_at: float | None = None
+    requested_at: float | None = None
+    start: int | None = None
+    first_end: int | None = None  # the end first requested
+    end: int | None = None  # the end in force last
+    first_byte_at: float | None = None
+    ended_at: float | None = None
+    position: int | None = None  # where the stream stopped
+    outcome: str | None = None  # "ok" or the error
+    extended: int = 0  # times the end was moved later
+    cut: int = 0  # times the end was moved earlier
+
+
+@dataclass
 class _Source:
     """Loop-side state of one source (touched only on the loop thread)."""
 
@@ -92,6 +111,9 @@ class SoulseekRangeTransport:
         self._options: dict[str, Any] = {
             "start_timeout": start_timeout, "ready_timeout": ready_timeout,
             "stall_timeout": stall_timeout, "progress_interval": progress_interval,
+            # The swarm reads a silence of two blocks as a slowdown (``views.source_view``):
+            # reports only every ``progress_interval`` made a 2 MiB/s peer look like 0.3.
+            "report_blocks": True,
         }
         self._sources = {sid: _Source(sid, user, path) for sid, (user, path) in sources.items()}
         self._ids = itertools.count(1)
@@ -113,6 +135,8 @@ class SoulseekRangeTransport:
         part.written.on_freeze = self._on_freeze
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._records: dict[int, StreamRecord] = {}  # id(handle) -> its record (loop thread)
+        self.timeline: list[StreamRecord] = []  # every handle, in negotiation order
         self.log = log.bind(transfer_id=transfer_id)
 
     # --- RangeTransport (any thread; marshalled onto the loop) -------------------------------
@@ -182,6 +206,9 @@ class SoulseekRangeTransport:
             self._failed(src, None, f"cannot negotiate: {exc}", False)
             return
         cell.append(handle)
+        record = StreamRecord(src.source_id, time.monotonic())
+        self._records[id(handle)] = record
+        self.timeline.append(record)
         src.handle = handle
         self._handles[id(handle)] = (handle, src)
         self._streams[id(handle)] = stream
@@ -193,6 +220,7 @@ class SoulseekRangeTransport:
         entry = self._handles.get(id(handle))
         if entry is None or id(handle) in self._silenced or self.listener is None:
             return
+        self._records[id(handle)].ready_at = time.monotonic()
         self.listener.on_ready(entry[1].source_id, time.monotonic())
 
     def _progress_callback(self, cell: list[PeerTransfer]) -> Callable[[RangeProgress], None]:
@@ -204,6 +232,9 @@ class SoulseekRangeTransport:
             if request_id is None:
                 return
             now = time.monotonic()
+            record = self._records[id(cell[0])]
+            if record.first_byte_at is None:
+                record.first_byte_at = now
             self._advance(stream, now, set())
             limit = stream.claim.limit
             position = stream.claim.reported if stream.claim.reported is not None else 0
@@ -261,6 +292,9 @@ class SoulseekRangeTransport:
         self._by_request[request_id] = handle
         self._request_of[id(handle)] = request_id
         stream.request_id = request_id
+        record = self._records[id(handle)]
+        record.requested_at, record.start = time.monotonic(), start
+        record.first_end = record.end = end
         self.log.debug("range requested", peer=src.username, request_id=request_id,
                        range=f"{start}-{end}")
 
@@ -268,8 +302,12 @@ class SoulseekRangeTransport:
         handle = self._by_request.get(request_id)
         if handle is None or handle.done():
             return
+        record = self._records[id(handle)]
+        if record.end is not None and end != record.end:
+            record.extended += end > record.end
+            record.cut += end < record.end
         with contextlib.suppress(RangeStateError):
-            handle.set_end(end)
+            record.end = handle.set_end(end)
 
     def _cancel(self, request_id: int) -> None:
         handle = self._by_request.get(request_id)
@@ -314,6 +352,9 @@ class SoulseekRangeTransport:
         # (held back behind another stream's) will never be credited to it, so they are not
         # its own any more.
         stream.claim.stop()
+        record = self._records[id(handle)]
+        record.ended_at, record.position = time.monotonic(), handle.position
+        record.outcome = "ok" if outcome.ok else _reason(outcome)
         if not silenced and self.listener is not None:
             now = time.monotonic()
             if outcome.ok:

@@ -56,7 +56,7 @@ class PeerTransfer:
                  ready_timeout: float, stall_timeout: float, progress_interval: float,
                  on_ready: ReadyCallback | None, on_progress: ProgressCallback | None,
                  on_done: Callable[[PeerTransfer], None],
-                 claim: StreamClaim | None = None) -> None:
+                 claim: StreamClaim | None = None, report_blocks: bool = False) -> None:
         self.username = username
         self.remote_path = remote_path
         self.part_path = part_path
@@ -67,6 +67,7 @@ class PeerTransfer:
         self._ready_timeout = ready_timeout
         self._stall_timeout = stall_timeout
         self._progress_interval = progress_interval
+        self._report_blocks = report_blocks
         self._on_ready = on_ready
         self._on_progress = on_progress
         self._on_done = on_done
@@ -295,9 +296,11 @@ class PeerTransfer:
         return max(0.0, self._progress_interval - since)
 
     def _report(self, writer: RangeWriter, *, first: bool = False, final: bool = False) -> None:
-        """Report progress when due (and at the first bytes and at the end)."""
+        """Report progress when due (and at the first bytes and at the end; with
+        ``report_blocks``, whenever a whole block completed)."""
         due = self._report_due()
-        if self._on_progress is None or due is None or (due > 0 and not (first or final)):
+        if self._on_progress is None or due is None or (due > 0 and not (
+                first or final or (self._report_blocks and self._pending_blocks))):
             return
         assert self._stream_started_at is not None
         now = time.monotonic()
