@@ -3,6 +3,7 @@ ranges, and end-game races of the last chunks."""
 
 from __future__ import annotations
 
+from .decisions import Cancel
 from .planning import (
     Binder,
     Run,
@@ -10,9 +11,9 @@ from .planning import (
     pending_in,
 )
 from .range_map import ByteState, align_down, align_up
-from .snapshot import SourceView
+from .snapshot import RequestView, SourceView
 from .workbench import Workbench
-from .zones import ZoneSpan
+from .zones import Zone, ZoneSpan
 
 
 class OverlayPlanner(Workbench):
@@ -27,6 +28,21 @@ class OverlayPlanner(Workbench):
         total = sum(self._rate(s) for s in self.s.sources if self._usable(s)) or rate
         target = max(self.config.overlay_chunk,
                      min(self.limits.overlay_queue_seconds * rate, left * rate / total))
+        if self.playback and self._eligible(v, rate, Zone.HIGH):
+            high = self.zones.spans[0]
+            if high.zone == Zone.HIGH:
+                # The queue is served in order: what it holds delays every chunk behind it.
+                # Next to the play head it holds no more than this source's fair share of the
+                # zone, and nothing of later zones that has not started yet.
+                kept = self._drop_behind(v, high)
+                queued = sum(max(0, r.end - r.position) for r in kept)
+                count = len(kept)
+                open_high = sum(seg.end - seg.start
+                                for seg in self.rm.iter_segments(high.start, high.end)
+                                if seg.state < ByteState.RECEIVED)
+                if open_high:
+                    target = max(self.zones.chunk_size(Zone.HIGH),
+                                 min(target, open_high * rate / total))
         while queued < target and count < self.config.max_overlay_requests:
             binder = self._binder(v, self.now + v.first_byte_delay + queued / rate)
             take = self._overlay_take(v, binder)
@@ -36,6 +52,25 @@ class OverlayPlanner(Workbench):
             self._apply(v, binder, take, virtual=False)
             queued += take.end - take.start
             count += 1
+
+    def _drop_behind(self, v: SourceView, high: ZoneSpan) -> list[RequestView]:
+        """Cancel queued chunks outside the high zone that have not started while high-zone
+        bytes are still pending (cheap on overlay: a request costs a round trip). Returns the
+        requests kept."""
+        if not pending_in(self.rm.pending(), high.start, high.end):
+            return list(v.requests)
+        kept = list(v.requests[:1])
+        for r in v.requests[1:]:
+            if (r.first_byte_at is not None or r.duplicate_of is not None
+                    or high.start <= r.position < high.end):
+                kept.append(r)
+                continue
+            self.decisions.append(Cancel(v.source_id, r.position, r.end,
+                                         "queued ahead of bytes next to the play head"))
+            self.rm.release(v.source_id, r.position, r.end)
+            self.runs = [x for x in self.runs if not (
+                x.source_id == v.source_id and r.position <= x.position < r.end)]
+        return kept
 
     def _overlay_take(self, v: SourceView, binder: Binder) -> Take | None:
         block = self.config.block_size

@@ -35,6 +35,7 @@ from .extending import ExtendPlanner
 from .overlay import OverlayPlanner
 from .range_map import ByteState
 from .snapshot import SchedulerConfig, SourceView, SwarmSnapshot
+from .zones import Zone
 
 # An overlay peer silent this long on the chunk it is serving holds its queued chunks back
 # from everyone: they are handed back before the stall verdict (which takes a whole window).
@@ -57,6 +58,8 @@ class _Planner(ExtendPlanner, OverlayPlanner):
             if self._usable(v) and v.state != "dead":
                 self._fill_overlay(v)
         self._negotiate()
+        if self.playback and self.config.pull_to_play_head:
+            self._pull_to_play_head()
         if self.zones.critical and self.decisions:
             buf = self.zones.buffer_seconds or 0.0
             self.decisions.insert(0, Rebalance(
@@ -71,8 +74,12 @@ class _Planner(ExtendPlanner, OverlayPlanner):
             if v.state in ("negotiating", "queued") and v.verdict:
                 self.decisions.append(Cancel(v.source_id, 0, 0, v.verdict))
             elif v.kind == OVERLAY and len(v.requests) > 1 and (
-                    v.verdict or self.now - max(r.progress_at for r in v.requests)
+                    v.verdict or self.now - max(v.data_at or 0.0,
+                                                *(r.progress_at for r in v.requests))
                     > QUEUE_SILENCE_S):
+                # Silence counts from the source's last byte on any chunk: right after a chunk
+                # completes, the next one has no byte yet and only its request time (maybe
+                # seconds ago, it waited in the queue), which is no evidence of a stall.
                 # Chunks queued behind a stalled one would wait forever: hand them back. The
                 # stalled one keeps running until someone races it.
                 for r in v.requests[1:]:
@@ -136,6 +143,38 @@ class _Planner(ExtendPlanner, OverlayPlanner):
                 # decided when it is ready, with measured rates.
                 self.decisions.append(Negotiate(v.source_id, "fan out: rate not known yet"))
                 active += 1
+
+    def _pull_to_play_head(self) -> None:
+        """The bytes next to the play head will come late from a source slower than guessed,
+        while a Soulseek source streams later zones: close that stream and negotiate again to
+        split (or race) the late range, when that saves enough time even after the
+        negotiation. Zones are priorities, and nobody else can help: binders are idle
+        sources, and a stream cannot jump back."""
+        high = self.zones.spans[0]
+        if high.zone != Zone.HIGH:
+            return
+        if not any(r.end > high.start and r.remaining(high.end) > 0 for r in self.runs):
+            return
+        streams = [v for v in self.s.sources if v.kind == SOULSEEK and v.state == "streaming"
+                   and v.rate_live and not v.verdict and self._usable(v)
+                   and self._eligible(v, self._rate(v), Zone.HIGH)]
+        for v in sorted(streams, key=lambda v: (-self._rate(v), v.source_id)):
+            own = [r for r in self.runs if r.source_id == v.source_id]
+            if not own or any(r.position < high.end for r in own) or len(v.requests) != 1:
+                continue
+            binder = self._binder(v, self.now + v.start_delay, True)
+            take = self._steal_in(binder, high, soulseek=True)
+            if take is None or take.kind == "assign":
+                continue
+            req = v.requests[0]
+            self.decisions.append(Cancel(v.source_id, req.position, req.end,
+                                         "pulled to the bytes next to the play head"))
+            for r in own:
+                self.rm.release(v.source_id, r.owned_from, r.end)
+                self.runs.remove(r)
+            self.decisions.append(Negotiate(v.source_id, take.reason))
+            self._apply(v, binder, take, virtual=True)
+            return  # one at a time: the next plan sees what this one changed
 
     def _worth_fanning_out(self, active: int) -> bool:
         left = self.rm.bytes_in(ByteState.PENDING) + self.rm.bytes_in(ByteState.IN_FLIGHT)

@@ -146,9 +146,12 @@ class SwarmSession(Applying, Verification):
                 if t.verify_only:
                     self._third_opinion_failed(t, now, v.reason)
             elif (t.verify_only and t.request_id in self.transfers
-                  and now - t.progress_at > self.config.check_timeout_s):
+                  and now - max(t.progress_at, self.sources[t.source_id].data_at)
+                  > self.config.check_timeout_s):
                 # A check is a few blocks: a checker silent this long is not worth waiting
-                # for a stall verdict (a whole window); someone else is asked.
+                # for a stall verdict (a whole window); someone else is asked. Silent means no
+                # byte from the source at all: an overlay check queued behind its other chunks
+                # is waiting its turn, not stalled.
                 self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s
                 self._third_opinion_failed(t, now, f"no data for {now - t.progress_at:.1f} s")
         self._run_tie_breaks(now)

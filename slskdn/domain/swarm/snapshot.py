@@ -50,6 +50,7 @@ class SourceView:
     available: bool = True  # False while backing off after a failed negotiation
     fresh: bool = True  # not asked for this file yet in this session
     timing_known: bool = False  # its negotiation time was measured (not the default guess)
+    data_at: float | None = None  # when its last byte arrived (any transfer), None if never
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class SchedulerConfig:
     split_fractions: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8)
     extend_streams: bool = True  # a stream near its end runs on instead of renegotiating
     extend_waste_share: float = 0.5  # ... re-fetching at most this × its renegotiation time
+    # Playback, buffer critical: a Soulseek source streaming later zones may be closed and
+    # asked again to split a late range next to the play head (see scheduler._pull_to_play_head).
+    pull_to_play_head: bool = True
     overlay_chunk: int = 256 * KIB
     max_overlay_requests: int = 32
     limits: ModeLimits | None = field(default=None)  # overrides the mode's presets

@@ -85,6 +85,11 @@ class SourceRuntime:
             if len(self.history) > 64:
                 del self.history[:32]
 
+    @property
+    def data_at(self) -> float:
+        """When the source's last byte arrived (on any transfer); -inf if never."""
+        return self.history[-1][0] if self.history else float("-inf")
+
     def stream_started(self, now: float) -> None:
         """A transfer started after the source was idle: measure its rate from here."""
         if not any(t.first_byte_at is not None for t in self.transfers.values()):

@@ -30,6 +30,9 @@ from .range_map import ByteState, RangeMap
 from .reputation import Outcome, ReputationBook
 from .tracking import SourceRuntime, Transfer
 
+if TYPE_CHECKING:
+    from .session import SessionConfig
+
 RECHECKING = "re-checking its bytes"
 SPOT_BLOCKS = 4  # blocks fetched again per source by a spot check
 
@@ -38,6 +41,7 @@ class Verification:
     """Needs the session's state and helpers, declared here for the type checker."""
 
     if TYPE_CHECKING:
+        config: SessionConfig
         file_size: int
         transport: RangeTransport
         part: PartFile
@@ -247,9 +251,30 @@ class Verification:
                 self._spots[key] = None
 
     def _waiting_for_third_opinion(self, now: float) -> bool:
+        """Is a third opinion on its way, or will a checker be free for it soon? (Sources busy
+        with spot checks are; re-fetching a whole group of suspects instead costs far more.)"""
         self._run_tie_breaks(now)
         disputed = self.ledger.disputed()
-        return any(b in disputed and c not in (None, "done") for b, c in self._tie_breaks.items())
+        open_blocks = [b for b, c in self._tie_breaks.items() if b in disputed and c != "done"]
+        if any(self._tie_breaks[b] is not None for b in open_blocks):
+            return True
+        for block in open_blocks:
+            parties = set(self.ledger.opinions(block))
+            if any(s.source_id not in parties and s.suspended is None
+                   and now >= s.backoff_until and self._free_soon(s, now)
+                   for s in self.sources.values()):
+                return True  # busy now (a spot check, a negotiation): asked when it is free
+        return False
+
+    def _free_soon(self, src: SourceRuntime, now: float) -> bool:
+        """Busy with a transfer or a negotiation that should end within seconds (a source
+        stuck in a peer's queue is not worth waiting for)."""
+        if src.state in ("ready", "streaming"):
+            return True
+        if src.state in ("negotiating", "queued") and src.negotiation_started is not None:
+            limit = 2.0 * self.config.default_negotiation_s + self.config.check_timeout_s
+            return now - src.negotiation_started < limit
+        return False
 
     def _third_opinion_failed(self, t: Transfer, now: float, reason: str) -> None:
         """A third opinion (or spot check) that does not come: ask someone else."""

@@ -112,4 +112,5 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
         available=src.suspended is None and now >= src.backoff_until,
         fresh=src.negotiations == 0,
         timing_known=metrics.negotiation is not None,
+        data_at=src.data_at if src.history else None,
     )
