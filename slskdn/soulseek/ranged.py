@@ -308,7 +308,10 @@ class RangedTransferManager(TransferManager):
                 running.set_result(None)
                 if self._running.get(key) is running:
                     del self._running[key]
-                self._ended_at[key] = asyncio.get_running_loop().time()
+                now = asyncio.get_running_loop().time()
+                # Only "just ended" matters: older entries would pile up in a long-lived daemon.
+                self._ended_at = {k: t for k, t in self._ended_at.items() if now - t < RECENT_S}
+                self._ended_at[key] = now
 
     async def _initialize(self, transfer: Transfer, peer_connection: PeerConnection,
                           request: PeerTransferRequest.Request, pt: PeerTransfer) -> None:
