@@ -32,8 +32,8 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class SessionCall:
-    """Call ``session.<name>(*args)``: on_ready, on_progress, on_complete, on_failed, tick,
-    set_play_position or start."""
+    """Call ``session.<name>(*args)``: on_ready, on_queued, on_progress, on_complete,
+    on_failed, tick, set_play_position or start."""
 
     name: str
     args: tuple[Any, ...]
@@ -47,6 +47,7 @@ class SwarmDriver(pykka.ThreadingActor):
             "start",
             "tick",
             "on_ready",
+            "on_queued",
             "on_progress",
             "on_complete",
             "on_failed",
@@ -115,6 +116,9 @@ class SwarmListener:
 
     def on_ready(self, source_id: str, now: float) -> None:
         self.call("on_ready", source_id, now)
+
+    def on_queued(self, source_id: str, place: int | None, now: float) -> None:
+        self.call("on_queued", source_id, place, now)
 
     def on_progress(self, request_id: int, position: int, blocks: BlockDigests, now: float) -> None:
         self.call("on_progress", request_id, position, tuple(blocks), now)

@@ -106,6 +106,8 @@ class SwarmRecorder:
                 return [p(o.peer_id, Peer.record_rtt, rtt_ms=o.rtt * 1000)]
             case d.NegotiationTimed():
                 return [p(o.peer_id, Peer.record_negotiation, duration_ms=ms(o.duration))]
+            case d.QueuedByPeer():
+                return [t(Transfer.report_queued, peer_id=o.peer_id, place=o.place)]
             case d.TransferErrored():
                 return [
                     t(Transfer.fail_range, peer_id=o.peer_id, offset=0, error_code="error",

@@ -86,6 +86,14 @@ class Transfer(Aggregate):
         def apply(self, transfer: Transfer) -> None:
             transfer.underperforming[self.peer_id] = self.reason
 
+    class SourceQueued(RangeEvent):
+        """A Soulseek peer put our request in its upload queue (``place``, if it said)."""
+
+        place: int | None
+
+        def apply(self, transfer: Transfer) -> None:
+            transfer.queued[self.peer_id] = self.place
+
     class RangeVerified(Aggregate.Event):
         offset: int
         length: int
@@ -175,6 +183,7 @@ class Transfer(Aggregate):
         self.dest_path = ""
         self.part_path = ""
         self.resumes = 0
+        self.queued: dict[str, int | None] = {}  # peers that queued us, at which place
 
     @classmethod
     def create(
@@ -264,6 +273,13 @@ class Transfer(Aggregate):
             self.SourceUnderperforming, at, peer_id, offset, 0, waited_ms, "underperforming",
             reason=reason,
         )  # fmt: skip
+
+    def report_queued(self, at: datetime, peer_id: str, place: int | None) -> None:
+        self._check_active()
+        self._check_source(peer_id)
+        if place is not None and place < 0:
+            raise DomainError(f"a place in a queue is not negative (got {place})")
+        self._range_event(self.SourceQueued, at, peer_id, 0, 0, 0, "queued", place=place)
 
     def verify_range(self, at: datetime, offset: int, length: int, sha256: str) -> None:
         self._check_active()

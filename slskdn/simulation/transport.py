@@ -92,10 +92,16 @@ class SimulatedTransport:
                 max(src.negotiation, 2.0),
                 lambda: self._notify_failed(source_id, None, "peer offline"))
             return
-        delay = src.first_byte_delay(first=peer.transfers == 0) - 2.0 * src.latency
+        first = peer.transfers == 0
+        delay = src.first_byte_delay(first=first) - 2.0 * src.latency
         peer.transfers += 1
         peer.state = "negotiating"
         peer.timer = self.loop.call_later(delay, lambda: self._ready(source_id))
+        if first and src.queue_delay > 0:
+            # The peer answers our queue request with "queued" one round trip later (a later
+            # transfer's short requeue wait is the uploader finishing up, not a queue).
+            nth = peer.transfers
+            self.loop.call_later(2.0 * src.latency, lambda: self._queued(source_id, nth))
 
     def request(self, source_id: str, start: int, end: int) -> int:
         peer = self.peers[source_id]
@@ -160,6 +166,12 @@ class SimulatedTransport:
                 if s.request_id == request_id:
                     return s, peer
         return None, None
+
+    def _queued(self, source_id: str, nth: int) -> None:
+        peer = self.peers[source_id]
+        if peer.state == "negotiating" and peer.transfers == nth:
+            assert self.listener is not None
+            self.listener.on_queued(source_id, None, self.loop.now)
 
     def _ready(self, source_id: str) -> None:
         peer = self.peers[source_id]

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from slskdn.config import Settings
+from slskdn.domain.ids import peer_id
 from slskdn.engine import Engine
 from slskdn.projections.peer_quality import peer_quality, peer_rows
 from slskdn.projections.transfers import transfers, underperforming
@@ -67,6 +68,27 @@ def test_a_faulty_swarm_completes_and_its_story_is_in_the_log(engine: Engine) ->
     assert (done["status"], done["sha256"]) == ("completed", run.outcome.sha256)
     assert done["bytes_received"] >= faulty().file_size
     assert verdicts and all(not v["open"] for v in verdicts)  # closed with the transfer
+
+
+def test_a_peer_that_queues_us_is_in_the_log_and_still_serves_when_its_turn_comes(
+        engine: Engine) -> None:
+    busy = Scenario(
+        name="busy", seed=12, file_size=20 * MB,
+        sources=(SimSource("free", rate=1 * MB), SimSource("busy", rate=4 * MB, queue_delay=3.0)),
+    )  # fmt: skip
+    run = simulate(engine, busy)
+    assert run.outcome is not None and run.outcome.complete and run.sha256_ok
+    engine.catch_up()
+    from slskdn.history import iter_events
+
+    assert engine.store is not None
+    queued = [r for r in iter_events(engine.store) if r["type"] == "Transfer.SourceQueued"]
+    assert len(queued) == 1  # the first request only: later ones are not queued
+    busy_peer = peer_id("sim-busy", "soulseek")
+    assert queued[0]["data"]["peer_id"] == str(busy_peer)
+    received = {r["data"]["peer_id"] for r in iter_events(engine.store)
+                if r["type"] == "Transfer.RangeReceived"}  # fmt: skip
+    assert str(busy_peer) in received  # queued is not dropped: it serves once it is its turn
 
 
 def test_a_source_that_sent_corrupt_bytes_loses_its_reputation(engine: Engine) -> None:

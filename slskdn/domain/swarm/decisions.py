@@ -162,6 +162,15 @@ class NegotiationTimed:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedByPeer:
+    """A Soulseek peer put our request in its upload queue (``place``: position, if told)."""
+
+    peer_id: str
+    place: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class TransferErrored:
     peer_id: str
     reason: str
@@ -195,6 +204,7 @@ Observation = (
     | RangeCompleted
     | RttSampled
     | NegotiationTimed
+    | QueuedByPeer
     | TransferErrored
     | TransferTimedOut
     | CancelledByPeer

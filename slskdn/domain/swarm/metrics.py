@@ -15,6 +15,7 @@ from .decisions import (
     CorruptRangeFound,
     NegotiationTimed,
     Observation,
+    QueuedByPeer,
     RangeCompleted,
     RangeServed,
     RttSampled,
@@ -113,6 +114,8 @@ def observe(metrics: PeerMetrics, observation: Observation, config: MetricsConfi
             return replace(m, cancellations=m.cancellations + 1.0)
         case CorruptRangeFound():
             return replace(m, corrupt=m.corrupt + 1.0)
+        case QueuedByPeer():
+            return m  # a busy peer is not a worse one: its queue says nothing of its speed
     raise TypeError(f"not an observation: {observation!r}")
 
 

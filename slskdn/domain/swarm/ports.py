@@ -20,6 +20,10 @@ class TransferListener(Protocol):
     def on_ready(self, source_id: str, now: float) -> None:
         """A negotiated Soulseek source opened its file connection and waits for an offset."""
 
+    def on_queued(self, source_id: str, place: int | None, now: float) -> None:
+        """A negotiating Soulseek source answered that our request waits in its upload queue
+        (``place``: our position there, if the peer said)."""
+
     def on_progress(self, request_id: int, position: int, blocks: BlockDigests,
                     now: float) -> None:
         """Bytes up to ``position`` arrived. ``position == start`` with no blocks is the first

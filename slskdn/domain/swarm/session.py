@@ -22,6 +22,7 @@ from .decisions import (
     Decision,
     NegotiationTimed,
     Observation,
+    QueuedByPeer,
     RangeCompleted,
     RangeServed,
     Rebalance,
@@ -168,6 +169,16 @@ class SwarmSession(Applying, Verification):
         self._watched.append(min(size, self.file_size))
 
     # --- transport callbacks -----------------------------------------------------------------
+
+    def on_queued(self, source_id: str, place: int | None, now: float) -> None:
+        src = self.sources[source_id]
+        if src.state != "negotiating":
+            return
+        # A queued request waits for someone else's upload to end: minutes on the real
+        # network, so the plan stops counting on this source's arrival (see views.ready_at).
+        src.state = "queued"
+        self._observe(QueuedByPeer(src.spec.peer, place, now))
+        self._plan(now)
 
     def on_ready(self, source_id: str, now: float) -> None:
         src = self.sources[source_id]

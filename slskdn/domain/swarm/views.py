@@ -74,8 +74,8 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
     verdict = None
     if src.state in ("negotiating", "queued") and src.negotiation_started is not None:
         ready_at = src.negotiation_started + negotiation
-        if ready_at + negotiation < now:
-            ready_at = None  # far overdue (queued, most likely): do not plan on it
+        if src.state == "queued" or ready_at + negotiation < now:
+            ready_at = None  # queued, or far overdue (queued, most likely): do not plan on it
         elif ready_at < now:  # a little late: expect it soon
             ready_at = now + 0.5 * negotiation
         v = assess(TransferWatch(src.source_id, src.negotiation_started, None), now, cfg.stall)
