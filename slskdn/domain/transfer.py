@@ -31,6 +31,10 @@ class TransferStatus(StrEnum):
 class Transfer(Aggregate):
     """A file being downloaded; the only writer of its range history."""
 
+    # Snapshots keep the aggregate's attributes: one taken before an attribute existed is
+    # upcast when it is read back (eventsourcing calls upcast_vN_vN+1 in turn).
+    class_version = 2
+
     class Created(Aggregate.Created):
         job_id: UUID | None
         recording_id: str
@@ -119,7 +123,7 @@ class Transfer(Aggregate):
         reason: str
 
         def apply(self, transfer: Transfer) -> None:
-            transfer.resumes = transfer.__dict__.get("resumes", 0) + 1
+            transfer.resumes += 1
 
     class Rebalanced(Aggregate.Event):
         reason: str
@@ -184,6 +188,11 @@ class Transfer(Aggregate):
         self.part_path = ""
         self.resumes = 0
         self.queued: dict[str, int | None] = {}  # peers that queued us, at which place
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.setdefault("resumes", 0)  # v2: resumes and peers that queued us
+        state.setdefault("queued", {})
 
     @classmethod
     def create(

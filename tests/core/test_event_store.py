@@ -93,6 +93,24 @@ def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
     assert job.target == "mbid"
 
 
+def test_a_transfer_snapshot_from_before_v2_is_upcast_on_read(store: EventStore) -> None:
+    """Transfer v1 snapshots had neither ``resumes`` nor ``queued``: they still load and
+    take the events that need them."""
+    transfer = Transfer.create(id=new_id(AT), at=AT, filename="a.flac", size_bytes=1000)
+    peer = str(peer_id("someone", "soulseek"))
+    transfer.add_sources(AT, [{"peer_id": peer, "kind": "soulseek"}])
+    store.save(transfer.collect_events())
+    old = Transfer.Snapshot.take(transfer)
+    state = {k: v for k, v in old.state.items()
+             if k not in ("resumes", "queued", "class_version")}  # fmt: skip
+    object.__setattr__(old, "state", state)
+    store.save_snapshots([old])
+    again = store.get(transfer.id)
+    again.resume(AT, kept_bytes=0, reason="restart")
+    again.report_queued(AT, peer, place=3)
+    assert (again.resumes, again.queued) == (1, {peer: 3})
+
+
 def test_stored_rows_are_byte_for_byte_what_eventsourcing_would_store(store: EventStore) -> None:
     """The fast write path must not change the stored format that old logs and readers use."""
     job = Job.create(id=new_id(AT), kind="release", target="mbid", at=AT)  # class_version 2
