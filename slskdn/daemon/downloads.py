@@ -15,6 +15,9 @@ and serves it over HTTP.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +28,9 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from slskdn.domain.ids import peer_id
 from slskdn.domain.job import Job
+from slskdn.domain.swarm.decisions import SOULSEEK
 from slskdn.domain.transfer import Transfer
 from slskdn.domain.transfer_progress import KeptBytes, kept_bytes
 from slskdn.engine import Engine
@@ -33,7 +38,13 @@ from slskdn.logs import get_logger
 from slskdn.projections.activity import job_activity
 from slskdn.projections.transfers import transfers as transfers_table
 from slskdn.soulseek.client import SoulseekSession
-from slskdn.soulseek.lookup import LookupFailed, group_for_file, group_for_query
+from slskdn.soulseek.lookup import (
+    LookupFailed,
+    LookupInterrupted,
+    ProbedBytes,
+    group_for_file,
+    group_for_query,
+)
 from slskdn.soulseek.swarm_download import SwarmDownloadResult, download_multi_source
 from slskdn.swarm_settings import session_config
 
@@ -228,23 +239,36 @@ class DownloadService:
         loop, actors = self.engine.loop, self.engine.actors
         assert loop is not None and actors is not None
         download.state = "searching"
+        download_dir = Path(self.session.config.download_dir)
+        download_dir.mkdir(parents=True, exist_ok=True)
+        # The probes' bytes of the chosen file are kept here until they become its part file.
+        scratch = Path(tempfile.mkdtemp(prefix=".probed-", dir=download_dir))
         try:
-            if request.query is not None:
-                found = group_for_query(loop, actors, self.session, request.query,
-                                        request.window)  # fmt: skip
-            else:
-                assert request.username is not None and request.path is not None
-                found = group_for_file(loop, self.session, request.username, request.path,
-                                       request.window, request.multi_source)
-        except LookupFailed as exc:
-            download.reason, download.state = str(exc), "failed"
-            self._end_job(download)
-            return
-        group, download.probe = found.group, found.probe
-        download.name, download.size = group.name, group.size
-        dest = self.session.local_path_for(group.offers[0].path)
+            try:
+                if request.query is not None:
+                    found = group_for_query(loop, actors, self.session, request.query,
+                                            request.window, download.stop, scratch)  # fmt: skip
+                else:
+                    assert request.username is not None and request.path is not None
+                    found = group_for_file(loop, actors, self.session, request.username,
+                                           request.path, request.window, request.multi_source,
+                                           download.stop, scratch)  # fmt: skip
+            except LookupInterrupted:  # shut down or cancelled: ``_end`` says which
+                self._end(download, None)
+                return
+            except LookupFailed as exc:
+                download.reason, download.state = str(exc), "failed"
+                self._end_job(download)
+                return
+            group, download.probe = found.group, found.probe
+            download.name, download.size = group.name, group.size
+            # A peer's file keeps the name it was asked by, not another copy's spelling of it.
+            dest = self.session.local_path_for(request.path or group.offers[0].path)
+            kept = _probed_into_part(found.probed, dest, group.size)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         sources = [(o.username, o.path) for o in group.offers]
-        self._download(download, sources, dest, resume=None)
+        self._download(download, sources, dest, resume=None, probed=kept)
 
     def _run_resume(self, download: Download) -> None:
         assert download.transfer_id is not None
@@ -266,7 +290,9 @@ class DownloadService:
         self._download(download, sources, dest, resume=kept)
 
     def _download(self, download: Download, sources: list[tuple[str, str]], dest: Path,
-                  resume: KeptBytes | None) -> None:
+                  resume: KeptBytes | None, probed: KeptBytes | None = None) -> None:
+        """Fetch ``dest``; ``resume``: an interrupted transfer's kept bytes; ``probed``: the
+        bytes a probe put in the part file of a new transfer (not fetched again)."""
         if download.stop.is_set():  # cancelled or shut down while searching
             self._end(download, None)
             return
@@ -277,7 +303,8 @@ class DownloadService:
             self.engine, self.session, sources, download.size, dest,
             session_config(self.engine.settings), filename=download.name,
             time_limit=self.time_limit, job_id=download.job_id, stop=download.stop,
-            resume_transfer=download.transfer_id if resume is not None else None, kept=resume,
+            resume_transfer=download.transfer_id if resume is not None else None,
+            kept=resume if resume is not None else probed,
             on_transfer=lambda tid: setattr(download, "transfer_id", tid),
         )  # fmt: skip
         self._end(download, result)
@@ -327,6 +354,25 @@ class DownloadService:
                 sa.select(transfers_table.c.bytes_received)
                 .where(transfers_table.c.transfer_id == str(transfer_id))
             ).scalar()
+
+
+def _probed_into_part(probed: ProbedBytes | None, dest: Path, size: int) -> KeptBytes | None:
+    """Make a kept probe the new transfer's part file: its bytes count as received from the
+    peer that sent them (the whole-file check covers them; a failure is traced to it)."""
+    if probed is None:
+        return None
+    part = dest.with_name(dest.name + ".part")
+    if part.exists():  # another download's part file, maybe running: never swapped under it
+        log.info("probe bytes not reused: a part file is there", part=str(part))
+        return None
+    try:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(probed.part, part)
+    except OSError as exc:
+        log.warning("probe bytes not reused", part=str(part), error=repr(exc))
+        return None
+    source = str(peer_id(probed.username, SOULSEEK))
+    return KeptBytes(size, received={source: [(a, b) for a, b in probed.ranges]})
 
 
 def _kept_on_disk(part_path: Path, size: int, events: list[Any]) -> KeptBytes:

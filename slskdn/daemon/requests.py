@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from pydantic import BaseModel, Field, model_validator
+
+# A peer's file is ``soulseek:USER:PATH``, what every version wrote and reads: the username
+# ends at the first colon (a path may hold colons). A username that holds one itself is
+# written percent-encoded under a kind of its own, which older targets never used, so both
+# forms read back exactly.
+PEER_FILE = "soulseek"
+PEER_FILE_ENCODED = "soulseek-encoded"
 
 
 class DownloadRequest(BaseModel):
@@ -30,18 +39,24 @@ class DownloadRequest(BaseModel):
         """The job's target, in the words of the request."""
         if self.query is not None:
             return f"query:{self.query}"
-        return f"soulseek:{self.username}:{self.path}"
+        assert self.username is not None
+        if ":" in self.username:
+            return f"{PEER_FILE_ENCODED}:{quote(self.username, safe='')}:{self.path}"
+        return f"{PEER_FILE}:{self.username}:{self.path}"
 
     @classmethod
     def from_target(cls, target: str) -> DownloadRequest | None:
         """The request back from a job's target (search window and multi-source at their
-        defaults: the target does not record them); None when it is not a request's target.
-        A username with a colon in it reads wrong, and the re-run then fails naming it."""
+        defaults: the target does not record them); None when it is not a request's target."""
         kind, _, rest = target.partition(":")
         if kind == "query" and rest:
             return cls(query=rest)
         username, _, path = rest.partition(":")
-        if kind == "soulseek" and username and path:
+        if kind == PEER_FILE_ENCODED:
+            username = unquote(username)
+        elif kind != PEER_FILE:
+            return None
+        if username and path:
             return cls(username=username, path=path)
         return None
 

@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from slskdn.domain.candidates import CandidateGroup, Offer, order_offers, rank_groups
+from slskdn.domain.candidates import (
+    CandidateGroup,
+    Offer,
+    file_name,
+    order_offers,
+    rank_groups,
+)
 
 PROBE_BYTES = 32 * 1024
 
@@ -119,12 +125,14 @@ def plan_probes(
     groups: Sequence[CandidateGroup],
     budget: ProbeBudget | None = None,
     spent: Mapping[str, PeerSpend] | None = None,
+    first: Offer | None = None,
 ) -> ProbePlan:
     """The probes to run for the ``budget.groups`` best unconfirmed groups, within budget.
 
     Groups are served best first, so a peer's budget goes to the file most likely chosen.
     An offer is probed at most once per plan; ``spent`` carries what earlier plans of the
-    same search cost each peer.
+    same search cost each peer. ``first`` (the copy a user named: the one the others must
+    match) is planned before the rest of its group, whatever the probe order says.
     """
     budget = budget or ProbeBudget()
     spend = dict(spent or {})
@@ -134,7 +142,11 @@ def plan_probes(
     candidates = [g for g in rank_groups(groups) if not g.confirmed][: budget.groups]
     for group in candidates:
         in_group = 0
-        for offer in probe_order(group.offers):
+        order = probe_order(group.offers)
+        if first is not None and first in order:
+            order.remove(first)
+            order.insert(0, first)
+        for offer in order:
             if offer.key in planned:
                 continue
             request = ProbeRequest(offer.username, offer.path, offer.size,
@@ -187,6 +199,16 @@ def refine(groups: Iterable[CandidateGroup], results: Iterable[ProbeResult]
             refined.append(CandidateGroup(group.name, group.size, order_offers(rest),
                                           failures=tuple(failures)))  # fmt: skip
     return rank_groups(refined)
+
+
+def copies_of(wanted: Offer, groups: Iterable[CandidateGroup]) -> CandidateGroup:
+    """The sources for the copy a user named: the confirmed group holding ``wanted`` (the
+    peers whose probes match its probe), or ``wanted`` alone when its own probe failed or was
+    not made — with nothing to compare against, no other copy is trusted."""
+    for group in groups:
+        if group.confirmed and wanted in group.offers:
+            return group
+    return CandidateGroup(file_name(wanted.path), wanted.size, (wanted,))
 
 
 def left_out(chosen: CandidateGroup, groups: Iterable[CandidateGroup],

@@ -11,17 +11,21 @@ Every failure becomes a ``ProbeResult`` with a reason; nothing is retried (the b
 each probe once).
 
 Runs on the session's asyncio loop. Scratch files live in a hidden directory inside the
-download directory and are removed afterwards.
+download directory and are removed afterwards — unless the caller passes its own ``keep_dir``:
+then each successful probe's part file stays there (``probe_part``: the probed ranges at their
+offsets, a sparse file), so the download can start from those bytes instead of fetching them
+again; the caller removes the directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from slskdn.actors.system import ActorSystem
@@ -72,6 +76,7 @@ class ProbedCandidates:
     skipped: tuple[tuple[Offer, str], ...]
     spent: dict[str, PeerSpend]
     seconds: float
+    parts: dict[tuple[str, str, int], Path] = field(default_factory=dict)  # kept probe parts
 
     @property
     def failures(self) -> list[ProbeResult]:
@@ -84,19 +89,27 @@ def offers_of(results: Sequence[SearchResult]) -> list[Offer]:
                   r.sample_rate, r.bit_depth) for r in results]  # fmt: skip
 
 
+def probe_part(directory: Path, key: tuple[str, str, int]) -> Path:
+    """Where the probe of the offer ``key`` (username, path, size) keeps its bytes."""
+    name = hashlib.sha256("\0".join(map(str, key)).encode()).hexdigest()[:24]
+    return directory / f"probe-{name}.part"
+
+
 async def probe_offers(session: SoulseekSession, requests: Sequence[ProbeRequest],
-                       settings: ProbeSettings | None = None) -> list[ProbeResult]:
+                       settings: ProbeSettings | None = None,
+                       keep_dir: Path | None = None) -> list[ProbeResult]:
     """Run ``requests``; a result for each probe that started, in request order.
 
     After ``settings.deadline_s`` the probes still running fail with a timeout and those not
-    yet started are left out (not probed: no fault of their peer).
+    yet started are left out (not probed: no fault of their peer). With ``keep_dir`` the part
+    file of each successful probe stays there (``probe_part``).
     """
     settings = settings or ProbeSettings()
     if not requests:
         return []
     download_dir = Path(session.config.download_dir)
     download_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".probes-", dir=download_dir))
+    scratch = keep_dir or Path(tempfile.mkdtemp(prefix=".probes-", dir=download_dir))
     by_peer: dict[str, list[int]] = {}
     for index, request in enumerate(requests):
         by_peer.setdefault(request.username, []).append(index)
@@ -108,8 +121,9 @@ async def probe_offers(session: SoulseekSession, requests: Sequence[ProbeRequest
         async with slots:
             for index in indices:
                 started[index] = time.monotonic()
-                part = scratch / f"probe-{index}.part"
-                results[index] = await probe_one(session, requests[index], part, settings)
+                part = probe_part(scratch, requests[index].key)
+                results[index] = await probe_one(session, requests[index], part, settings,
+                                                 keep=keep_dir is not None)  # fmt: skip
 
     try:
         async with asyncio.timeout(settings.deadline_s):
@@ -122,14 +136,16 @@ async def probe_offers(session: SoulseekSession, requests: Sequence[ProbeRequest
             log.warning("probe failed", peer=r.username, path=r.path, reason=reason)
             results[index] = ProbeResult(r.username, r.path, r.size, None, reason,
                                          seconds=now - started[index])  # fmt: skip
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    finally:  # (a probe that failed or was cut removed its own part file)
+        if keep_dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return [results[i] for i in sorted(results)]
 
 
 async def probe_one(session: SoulseekSession, request: ProbeRequest, part: Path,
-                    settings: ProbeSettings) -> ProbeResult:
-    """Fetch and hash ``request``'s ranges into ``part`` (removed afterwards)."""
+                    settings: ProbeSettings, keep: bool = False) -> ProbeResult:
+    """Fetch and hash ``request``'s ranges into ``part`` (removed afterwards, unless ``keep``
+    and the probe succeeded)."""
     plog = log.bind(peer=request.username, path=request.path, size=request.size)
 
     started = time.monotonic()
@@ -140,6 +156,7 @@ async def probe_one(session: SoulseekSession, request: ProbeRequest, part: Path,
                            seconds=time.monotonic() - started)
 
     digests: list[str] = []
+    ok = False
     try:
         async with asyncio.timeout(settings.timeout_s):
             for start, end in request.ranges:
@@ -153,12 +170,14 @@ async def probe_one(session: SoulseekSession, request: ProbeRequest, part: Path,
                     return failed(f"short probe: {outcome.bytes_written} of {end - start} "
                                   f"bytes at offset {start}")
                 digests.append(outcome.sha256)
+        ok = True
     except TimeoutError:
         return failed(f"timeout: no complete probe within {settings.timeout_s:g} s")
     except RangeConflictError as exc:
         return failed(f"busy: {exc}")
     finally:
-        part.unlink(missing_ok=True)
+        if not (keep and ok):
+            part.unlink(missing_ok=True)
     plog.debug("probe done", digests=[d[:12] for d in digests])
     return ProbeResult(request.username, request.path, request.size, tuple(digests),
                        seconds=time.monotonic() - started)
@@ -170,18 +189,25 @@ async def probe_candidates(
     budget: ProbeBudget | None = None,
     settings: ProbeSettings | None = None,
     spent: dict[str, PeerSpend] | None = None,
+    first: Offer | None = None,
+    keep_dir: Path | None = None,
 ) -> ProbedCandidates:
-    """Plan probes for ``groups`` within ``budget``, run them, and split the groups."""
+    """Plan probes for ``groups`` within ``budget`` (``first`` ahead of its group, see
+    ``plan_probes``), run them, and split the groups. With ``keep_dir``, ``parts`` holds the
+    part file of every successful probe."""
     started = time.monotonic()
-    plan = plan_probes(groups, budget, spent)
-    results = await probe_offers(session, plan.requests, settings)
+    plan = plan_probes(groups, budget, spent, first)
+    results = await probe_offers(session, plan.requests, settings, keep_dir)
+    parts = {} if keep_dir is None else {r.key: probe_part(keep_dir, r.key)
+                                         for r in results if r.ok}  # fmt: skip
     refined = refine(groups, results)
     seconds = time.monotonic() - started
     log.info("candidates probed", probes=len(results),
              failed=sum(1 for r in results if not r.ok), skipped=len(plan.skipped),
              groups=len(refined), confirmed=sum(1 for g in refined if g.confirmed),
              seconds=round(seconds, 3))  # fmt: skip
-    return ProbedCandidates(refined, tuple(results), plan.skipped, dict(plan.spent), seconds)
+    return ProbedCandidates(refined, tuple(results), plan.skipped, dict(plan.spent), seconds,
+                            parts)
 
 
 def record_probe_failures(actors: ActorSystem, results: Sequence[ProbeResult]) -> int:

@@ -12,7 +12,11 @@ aioslsk is pinned to an exact version:
 - ``_on_peer_initialized``: hands an incoming file connection to the (username, ticket) waiter;
 - ``_download_file``: aioslsk's whole-file path, which is never taken (refused);
 - ``_queue_remotely`` and ``on_transfer_state_changed``: report an unreachable or refusing peer
-  to the waiting range at once instead of leaving it queued.
+  to the waiting range at once instead of leaving it queued;
+- ``_on_peer_place_in_queue_reply``: a peer's place-in-queue answer marks the waiting range
+  queued (``PeerTransfer.report_queued``). Soulseek has no "queued" reply to a queue request: a
+  peer with a free slot just starts the transfer, so a range that has not started
+  ``QUEUE_CHECK_S`` after its request was delivered asks the peer for its place.
 
 A ranged transfer never gets a ``local_path``: aioslsk deletes a download's local file when it
 aborts it, and the part file is shared by every range of the file.
@@ -24,15 +28,20 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from aioslsk.events import PeerInitializedEvent
-from aioslsk.exceptions import ConnectionReadError, ConnectionWriteError
+from aioslsk.events import PeerInitializedEvent, on_message
+from aioslsk.exceptions import ConnectionReadError, ConnectionWriteError, PeerConnectionError
 from aioslsk.network.connection import (
     CloseReason,
     PeerConnection,
     PeerConnectionState,
     PeerConnectionType,
 )
-from aioslsk.protocol.messages import PeerTransferReply, PeerTransferRequest
+from aioslsk.protocol.messages import (
+    PeerPlaceInQueueReply,
+    PeerPlaceInQueueRequest,
+    PeerTransferReply,
+    PeerTransferRequest,
+)
 from aioslsk.protocol.primitives import uint64
 from aioslsk.transfer.manager import TransferManager, _RequestFlag
 from aioslsk.transfer.model import FailReason, Transfer, TransferDirection
@@ -42,7 +51,7 @@ from slskdn.logs import get_logger
 
 from .ranges import RangeConflictError, RangeError, RangeOutcome
 from .tickets import FileConnectionWaiters, ticket_sequence
-from .transfer import PeerTransfer, Phase, ProgressCallback, ReadyCallback
+from .transfer import PeerTransfer, Phase, ProgressCallback, QueuedCallback, ReadyCallback
 from .written import StreamClaim
 
 log = get_logger(__name__)
@@ -56,6 +65,10 @@ PREVIOUS_CLOSE_TIMEOUT = 2.0
 # the first re-sends come soon, doubling up to ``requeue_interval``.
 RECENT_REQUEUE_S = 0.05
 RECENT_S = 5.0  # "just ended": a transfer of the same file from the peer ended this recently
+# A peer with a free slot starts the transfer within a round trip or two of our queue request
+# (tens of ms on loopback); one that has not after this long is asked for our place in its
+# queue. Asked sooner, a peer whose management cycle has not yet run would say "queued".
+QUEUE_CHECK_S = 0.5
 
 
 class RangedTransferManager(TransferManager):
@@ -82,6 +95,7 @@ class RangedTransferManager(TransferManager):
                   expected_size: int | None = None, block_size: int | None = None,
                   on_ready: ReadyCallback | None = None,
                   on_progress: ProgressCallback | None = None,
+                  on_queued: QueuedCallback | None = None,
                   start_timeout: float | None = None, ready_timeout: float = 30.0,
                   stall_timeout: float = 60.0, progress_interval: float = 0.25,
                   claim: StreamClaim | None = None,
@@ -89,9 +103,11 @@ class RangedTransferManager(TransferManager):
         """Queue a transfer of ``remote_path`` at ``username``; returns its handle.
 
         With ``offset``/``end`` the range is fixed now; otherwise call ``request`` on the handle
-        once it is READY (``on_ready``). ``start_timeout`` bounds the wait in the peer's queue
-        (None: until cancelled — peers may queue for hours, the scheduler decides). With a
-        ``claim`` the stream writes only bytes no other stream of the part file wrote first.
+        once it is READY (``on_ready``). ``on_queued`` is called if the peer says the request
+        waits in its upload queue (with our place, if known). ``start_timeout`` bounds the
+        wait in the peer's queue (None: until cancelled — peers may queue for hours, the
+        scheduler decides). With a ``claim`` the stream writes only bytes no other stream of
+        the part file wrote first.
         ``report_blocks``: progress is reported whenever a whole block completed, not only
         every ``progress_interval`` (a scheduler that reads silence as slowness needs it).
         """
@@ -102,7 +118,8 @@ class RangedTransferManager(TransferManager):
             username, remote_path, Path(part_path), expected_size=expected_size,
             block_size=block_size, ready_timeout=ready_timeout, stall_timeout=stall_timeout,
             progress_interval=progress_interval, on_ready=on_ready, on_progress=on_progress,
-            on_done=self._range_done, claim=claim, report_blocks=report_blocks)
+            on_done=self._range_done, claim=claim, report_blocks=report_blocks,
+            on_queued=on_queued)
         if offset is not None or end is not None:
             if offset is None or end is None:
                 raise ValueError("give both offset and end, or neither")
@@ -163,6 +180,7 @@ class RangedTransferManager(TransferManager):
             await self._abandon(transfer)
             return
         self._queue_now(transfer)
+        self._spawn(self._ask_place(pt, transfer))
         loop = asyncio.get_running_loop()
         deadline = None if start_timeout is None else loop.time() + start_timeout
         # Re-send the queue request now and then: a peer still finishing our previous range of
@@ -196,6 +214,27 @@ class RangedTransferManager(TransferManager):
         task = asyncio.get_running_loop().create_task(self._queue_remotely(transfer))
         transfer._remotely_queue_task = task
         task.add_done_callback(transfer._remotely_queue_task_complete)
+
+    async def _ask_place(self, pt: PeerTransfer, transfer: Transfer) -> None:
+        """Ask the peer for our place in its queue if the range has not started by then; the
+        answer arrives as a message (``_on_peer_place_in_queue_reply``)."""
+        if await pt.ended_within(QUEUE_CHECK_S) or pt.phase is not Phase.NEGOTIATING:
+            return
+        if not transfer.remotely_queued or self._active(transfer) is not pt:
+            return  # not delivered (the requeue loop goes on), or an old transfer
+        try:
+            await self._network.send_peer_messages(
+                pt.username, PeerPlaceInQueueRequest.Request(pt.remote_path))
+        except (ConnectionWriteError, PeerConnectionError) as exc:
+            pt.log.debug("could not ask for our place in the queue", error=repr(exc))
+
+    @on_message(PeerPlaceInQueueReply.Request)
+    async def _on_peer_place_in_queue_reply(self, message: PeerPlaceInQueueReply.Request,
+                                            connection: PeerConnection) -> None:
+        await super()._on_peer_place_in_queue_reply(message, connection)
+        entry = self._ranged.get((connection.username or "", message.filename))
+        if entry is not None and message.place > 0:  # 0: "not in my queue" (about to start)
+            entry[0].report_queued(message.place)
 
     def _get_queued_transfers(self) -> tuple[list[Transfer], list[Transfer]]:
         # Not a download whose queue request is still being sent (see ``_queue_now``).

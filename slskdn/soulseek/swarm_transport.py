@@ -11,7 +11,7 @@ marshalled onto the asyncio loop thread with ``call_soon_threadsafe`` and return
 Mapping of the two-phase handle to the port:
 
 - ``negotiate(source)`` → ``session.negotiate(user, path, part, expected_size, block_size)``;
-  READY → ``on_ready``;
+  the peer saying the request waits in its upload queue → ``on_queued``; READY → ``on_ready``;
 - ``request(source, a, b)`` → ``handle.request(a, b)``; the stream writes straight into the
   part file, only bytes no other stream wrote first (``written.StreamClaim``); progress →
   ``on_progress`` with the whole aligned blocks the stream hashed as (start, end, sha256)
@@ -71,6 +71,7 @@ class StreamRecord:
 
     source_id: str
     negotiated_at: float
+    queued_at: float | None = None  # the peer said we wait in its upload queue
     ready_at: float | None = None
     requested_at: float | None = None
     start: int | None = None
@@ -200,7 +201,7 @@ class SoulseekRangeTransport:
         try:
             handle = self.session.negotiate(
                 src.username, src.remote_path, self.part.path, expected_size=self.part.size,
-                block_size=self.block_size, on_ready=self._on_ready,
+                block_size=self.block_size, on_ready=self._on_ready, on_queued=self._on_queued,
                 on_progress=self._progress_callback(cell), claim=stream.claim, **self._options)
         except (RangeConflictError, RangeStateError, ValueError, RuntimeError) as exc:
             self._failed(src, None, f"cannot negotiate: {exc}", False)
@@ -222,6 +223,13 @@ class SoulseekRangeTransport:
             return
         self._records[id(handle)].ready_at = time.monotonic()
         self.listener.on_ready(entry[1].source_id, time.monotonic())
+
+    def _on_queued(self, handle: PeerTransfer, place: int | None) -> None:
+        entry = self._handles.get(id(handle))
+        if entry is None or id(handle) in self._silenced or self.listener is None:
+            return
+        self._records[id(handle)].queued_at = time.monotonic()
+        self.listener.on_queued(entry[1].source_id, place, time.monotonic())
 
     def _progress_callback(self, cell: list[PeerTransfer]) -> Callable[[RangeProgress], None]:
         def report(progress: RangeProgress) -> None:

@@ -1,6 +1,7 @@
 """One negotiated Soulseek transfer of one file from one peer, fetching a byte range [a, b).
 
-Phases: NEGOTIATING (queued at the peer; waits for its transfer request and file connection)
+Phases: NEGOTIATING (queued at the peer; waits for its transfer request and file connection;
+``on_queued`` when the peer says the request waits behind other uploads)
 → READY (the file connection is open; the peer waits for the offset) → STREAMING (offset sent;
 bytes go straight into the part file) → DONE (an outcome exists). The range may be given up
 front or chosen when the source is READY, so a scheduler can hand out the range that is most
@@ -39,6 +40,7 @@ log = get_logger(__name__)
 
 ProgressCallback = Callable[[RangeProgress], None]
 ReadyCallback = Callable[["PeerTransfer"], None]
+QueuedCallback = Callable[["PeerTransfer", "int | None"], None]
 
 
 class Phase(Enum):
@@ -56,7 +58,8 @@ class PeerTransfer:
                  ready_timeout: float, stall_timeout: float, progress_interval: float,
                  on_ready: ReadyCallback | None, on_progress: ProgressCallback | None,
                  on_done: Callable[[PeerTransfer], None],
-                 claim: StreamClaim | None = None, report_blocks: bool = False) -> None:
+                 claim: StreamClaim | None = None, report_blocks: bool = False,
+                 on_queued: QueuedCallback | None = None) -> None:
         self.username = username
         self.remote_path = remote_path
         self.part_path = part_path
@@ -69,6 +72,9 @@ class PeerTransfer:
         self._progress_interval = progress_interval
         self._report_blocks = report_blocks
         self._on_ready = on_ready
+        self._on_queued = on_queued
+        self.queued = False  # the peer said our request waits in its upload queue
+        self.place: int | None = None  # our place there, if it said
         self._on_progress = on_progress
         self._on_done = on_done
         self._phase = Phase.NEGOTIATING
@@ -195,6 +201,15 @@ class PeerTransfer:
         self._phase = Phase.STREAMING
         self._stream_started_at = time.monotonic()
         return self._offset
+
+    def report_queued(self, place: int | None) -> None:
+        """The peer says our request waits in its upload queue, at ``place`` if known."""
+        if self._phase is not Phase.NEGOTIATING or (self.queued and place == self.place):
+            return
+        self.queued, self.place = True, place
+        self.log.debug("queued by the peer", place=place)
+        if self._on_queued is not None:
+            self._call(self._on_queued, self, place)
 
     def fail(self, error: RangeError, reason: str) -> None:
         """A failure seen by the manager (rejection, unreachable, start timeout...)."""

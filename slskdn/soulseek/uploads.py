@@ -16,6 +16,10 @@ once peers ran in their own processes (a downloader on loopback answers in ~1 ms
 the request is sent, and the upload re-queued at once (aioslsk then retries on a live
 connection) when the connection carrying the request closes before the reply. The rest is
 unchanged. A private hook, like those in ``ranged``: aioslsk is pinned exactly.
+
+``get_place_in_queue``: aioslsk answers a downloader's place-in-queue request with the upload's
+index in its queue, and not at all when that is 0, so the next upload in line could never say
+it is queued. Places here count from 1, as the protocol means them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ _POLL_S = 0.05  # aioslsk connections have no "closed" future to wait on
 
 class ReplyFirstUploads(TransferManager):
     """Mix in before aioslsk's ``TransferManager`` (or a subclass of it)."""
+
+    def get_place_in_queue(self, transfer: Transfer) -> int:
+        """1 for the next upload to start, 0 when ``transfer`` is not waiting in the queue."""
+        _, uploads = self._get_queued_transfers()
+        return next((i for i, t in enumerate(uploads, 1) if t is transfer), 0)
 
     async def _initialize_upload(self, transfer: Transfer) -> None:
         await transfer.state.initialize()

@@ -11,6 +11,7 @@ from slskdn.domain.candidate_probes import (
     PeerSpend,
     ProbeBudget,
     ProbeResult,
+    copies_of,
     left_out,
     plan_probes,
     probe_ranges,
@@ -184,3 +185,26 @@ def test_refining_never_mixes_different_probes_and_keeps_every_offer(
     assert sorted(o.key for g in refined for o in g.offers) == before
     confirmed = [g.confirmed for g in refined]
     assert confirmed == sorted(confirmed, reverse=True)  # confirmed groups first
+
+
+def test_the_named_copy_is_probed_first_and_only_its_matches_are_sources() -> None:
+    # The named peer is slow and queued: probe order alone would leave it out of a 2-probe cap.
+    named = Offer("named", "dir/a.flac", 10 * MB, speed=1, free_slot=False, queue_length=9)
+    others = [Offer(f"p{i}", "other/A.FLAC", 10 * MB, speed=100) for i in range(3)]
+    group = group_offers([named, *others])[0]
+    plan = plan_probes([group], ProbeBudget(offers_per_group=2), first=named)
+    assert [r.username for r in plan.requests] == ["named", "p0"]
+
+    digests = {"named": ("h", "m"), "p0": ("h", "m"), "p1": ("x", "m")}
+    results = [ProbeResult(o.username, o.path, o.size, digests.get(o.username),
+                           "" if o.username in digests else "timeout")
+               for o in group.offers]  # fmt: skip
+    groups = refine([group], results)
+    chosen = copies_of(named, groups)
+    assert sorted(o.username for o in chosen.offers) == ["named", "p0"] and chosen.confirmed
+    assert left_out(chosen, groups) == {"p1": "another copy: its probe differs",
+                                        "p2": "probe failed: timeout"}
+    # Its own probe failed: it alone, nothing compared with it is trusted.
+    failed = refine([group], [ProbeResult("named", named.path, named.size, None, "closed"),
+                              *results[1:]])  # fmt: skip
+    assert copies_of(named, failed).offers == (named,)

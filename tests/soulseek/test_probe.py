@@ -15,12 +15,16 @@ import pytest
 
 from slskdn.actors.loop import LoopThread
 from slskdn.config import load_settings
+from slskdn.daemon.downloads import DownloadService
+from slskdn.daemon.requests import DownloadRequest
 from slskdn.domain.candidate_probes import ProbeBudget, probe_ranges
 from slskdn.domain.candidates import CandidateGroup, choose_group, group_offers
 from slskdn.domain.ids import peer_id
+from slskdn.domain.swarm.decisions import Assign, Steal
 from slskdn.engine import Engine
 from slskdn.history import iter_events
 from slskdn.soulseek.client import SoulseekSession
+from slskdn.soulseek.lookup import group_for_file
 from slskdn.soulseek.misbehaviour import Misbehaviour
 from slskdn.soulseek.probe import (
     ProbedCandidates,
@@ -224,6 +228,68 @@ def test_download_query_uses_only_the_confirmed_copies(tmp_path: Path) -> None:
     finally:
         loop.submit(sandbox.stop()).result(30)
         loop.stop()
+
+
+def test_download_user_path_multi_source_probes_the_other_copies(tmp_path: Path) -> None:
+    """`slskdn download USER PATH --multi-source` (another process): the fastest other peer
+    shares a different file under the same name and size, and is not used."""
+    root = tmp_path / "sandbox"
+    peers = [PeerSpec("a", upload_kbps=1024), PeerSpec("b", upload_kbps=1024),
+             PeerSpec("odd", upload_kbps=8192, misbehaviour=Misbehaviour(corrupt=(200, 300)))]
+    sandbox = Sandbox(root, [SandboxFile(TRACK, SIZE)], peers)
+    loop = LoopThread("test-sandbox").start()
+    try:
+        loop.submit(sandbox.start()).result(30)
+        (root / STATE_FILE).write_text(json.dumps(sandbox.state()))
+        got = slskdn(tmp_path / "app", "download", "a", sandbox.remote_path("a", TRACK),
+                     "--multi-source", "--sandbox", "--root", str(root), "--window", "1",
+                     "--json")  # fmt: skip
+        assert got.returncode == 0, got.stderr
+        outcome = json.loads(got.stdout)
+        assert outcome["ok"] and outcome["sha256"] == sandbox.sha256(TRACK)
+        assert sorted(outcome["probe"]["sources"]) == ["a", "b"]
+        assert outcome["probe"]["left_out"] == {"odd": "another copy: its probe differs"}
+        assert outcome["bytes_by_peer"].get("odd", 0) == 0
+    finally:
+        loop.submit(sandbox.stop()).result(30)
+        loop.stop()
+
+
+def test_the_named_copy_is_the_reference_even_when_outnumbered(
+        make_net: Callable[..., Net]) -> None:
+    net = make_net([PeerSpec("a"), PeerSpec("b"),
+                    PeerSpec("odd", misbehaviour=Misbehaviour(corrupt=(200, 300)))])
+    loop, actors = net.engine.loop, net.engine.actors
+    assert loop is not None and actors is not None
+    path = net.sandbox.remote_path("odd", TRACK)
+
+    found = group_for_file(loop, actors, net.client, "odd", path, 1.0)
+
+    assert [o.username for o in found.group.offers] == ["odd"] and found.group.confirmed
+    assert found.probe is not None
+    assert found.probe["left_out"] == {u: "another copy: its probe differs" for u in "ab"}
+    single = group_for_file(loop, actors, net.client, "a", net.sandbox.remote_path("a", TRACK),
+                            1.0, multi_source=False)  # fmt: skip
+    assert [o.username for o in single.group.offers] == ["a"] and single.probe is None
+
+
+def test_the_probed_bytes_become_the_part_file_and_are_not_fetched_again(
+        make_net: Callable[..., Net]) -> None:
+    net = make_net([PeerSpec("a", upload_kbps=1024), PeerSpec("b", upload_kbps=1024)])
+    service = DownloadService(net.engine, net.client, max_parallel=1)
+    try:
+        download = service.run(DownloadRequest(query="Track", window=1.0))
+    finally:
+        service.stop()
+    result = download.result
+    assert download.state == "completed", download.reason
+    assert result is not None and result.sha256 == net.sandbox.sha256(TRACK)
+    # The planner hands out pending bytes only: the head the probe fetched never was.
+    starts = [d.start for _, d in result.decisions if isinstance(d, Assign | Steal)]
+    assert starts and min(starts) >= HEAD[1], sorted(starts)[:3]
+    assert not any(a < MIDDLE[1] and MIDDLE[0] < b for a, b in
+                   ((d.start, d.end) for _, d in result.decisions if isinstance(d, Assign)))
+    assert not list(net.client.config.download_dir.glob(".probe*"))  # scratch removed
 
 
 def test_the_probing_deadline_fails_running_probes_and_skips_the_rest(tmp_path: Path) -> None:
