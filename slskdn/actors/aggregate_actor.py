@@ -9,6 +9,7 @@ and its supervisor (the ActorSystem) rebuilds it from the event log.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import queue
 import time
@@ -181,7 +182,7 @@ class AggregateActor(pykka.ThreadingActor):
         version = self._aggregate.version
         snapshots = []
         if version - self._last_snapshot_version >= self._snapshot_every:
-            snapshots.append(type(self._aggregate).Snapshot.take(self._aggregate))
+            snapshots.append(take_snapshot(self._aggregate))
             self._last_snapshot_version = version
         actor_ref = self.actor_ref
         self._writer.submit(
@@ -225,6 +226,19 @@ class AggregateActor(pykka.ThreadingActor):
             if not isinstance(envelope.message, CommitFailed):
                 unprocessed.append(envelope.message)
         self._supervisor.actor_failed(self.aggregate_id, self.actor_ref, error, unprocessed)
+
+
+def take_snapshot(aggregate: Any) -> Any:
+    """A snapshot of the aggregate as it is now.
+
+    eventsourcing's ``Snapshot.take`` copies the attributes shallowly, and the writer encodes
+    the snapshot later on its own thread while this actor goes on appending to the same lists
+    and dicts: a snapshot of version v then held later commands' state as well, and an
+    aggregate loaded from it applied those events twice (a job with more tracks than it had).
+    """
+    snapshot = type(aggregate).Snapshot.take(aggregate)
+    object.__setattr__(snapshot, "state", copy.deepcopy(snapshot.state))
+    return snapshot
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:

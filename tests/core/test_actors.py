@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from slskdn.actors.aggregate_actor import ActorCrashed, AggregateNotFound
+from slskdn.actors.aggregate_actor import ActorCrashed, AggregateNotFound, take_snapshot
 from slskdn.actors.loop import LoopThread
 from slskdn.actors.system import ActorSystem
 from slskdn.actors.writer import EventWriter
@@ -195,3 +195,16 @@ def test_told_commands_are_durable_after_a_flush_and_refusals_are_logged(
     assert len(store.get(job_id).tracks) == 50
     assert any("command refused" in r.getMessage() or "command refused" in str(r.msg)
                for r in caplog.records)  # fmt: skip
+
+
+def test_a_snapshot_keeps_the_state_it_was_taken_at(clock: Any) -> None:
+    """The writer encodes a snapshot later, on its own thread, while the actor goes on
+    mutating the aggregate: the snapshot must not see those changes."""
+    job = Job.create(id=new_id(clock()), at=clock(), kind="release", target="mbid")
+    job.start(clock())
+    job.add_track(clock(), "rec-1")
+    snapshot = take_snapshot(job)
+    job.add_track(clock(), "rec-2")
+    restored = snapshot.mutate(None)
+    assert [t["recording_id"] for t in restored.tracks] == ["rec-1"]
+    assert restored.version == 3
