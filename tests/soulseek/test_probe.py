@@ -206,44 +206,23 @@ def test_search_results_carry_the_attributes_quality_ranking_uses(tmp_path: Path
     assert [g.name for g in groups] == ["01 - Song.flac", "01 - Song.mp3"]
 
 
-def test_download_query_uses_only_the_confirmed_copies(tmp_path: Path) -> None:
-    """The front door: `slskdn download --query` (another process) against sandbox peers, one
-    of which shares a different copy under the same name and size."""
-    root = tmp_path / "sandbox"
-    peers = [PeerSpec("a", upload_kbps=2048), PeerSpec("b", upload_kbps=2048),
-             PeerSpec("odd", misbehaviour=Misbehaviour(corrupt=(MIDDLE[0], MIDDLE[1])))]
-    sandbox = Sandbox(root, [SandboxFile(TRACK, SIZE)], peers)
-    loop = LoopThread("test-sandbox").start()
-    try:
-        loop.submit(sandbox.start()).result(30)
-        (root / STATE_FILE).write_text(json.dumps(sandbox.state()))
-        got = slskdn(tmp_path / "app", "download", "--query", "Track", "--sandbox", "--root",
-                     str(root), "--window", "1", "--json")  # fmt: skip
-        assert got.returncode == 0, got.stderr
-        outcome = json.loads(got.stdout)
-        assert outcome["ok"] and outcome["sha256"] == sandbox.sha256(TRACK)
-        assert sorted(outcome["probe"]["sources"]) == ["a", "b"]
-        assert outcome["probe"]["left_out"] == {"odd": "another copy: its probe differs"}
-        assert outcome["bytes_by_peer"].get("odd", 0) == 0
-    finally:
-        loop.submit(sandbox.stop()).result(30)
-        loop.stop()
-
-
-def test_download_user_path_multi_source_probes_the_other_copies(tmp_path: Path) -> None:
-    """`slskdn download USER PATH --multi-source` (another process): the fastest other peer
-    shares a different file under the same name and size, and is not used."""
+@pytest.mark.parametrize("how", ["query", "user-path"])
+def test_the_download_command_uses_only_the_confirmed_copies(tmp_path: Path, how: str) -> None:
+    """The front door, in another process: `slskdn download --query` and `slskdn download
+    USER PATH --multi-source` against sandbox peers, the fastest of which shares a different
+    copy under the same name and size."""
     root = tmp_path / "sandbox"
     peers = [PeerSpec("a", upload_kbps=1024), PeerSpec("b", upload_kbps=1024),
-             PeerSpec("odd", upload_kbps=8192, misbehaviour=Misbehaviour(corrupt=(200, 300)))]
+             PeerSpec("odd", upload_kbps=8192, misbehaviour=Misbehaviour(corrupt=MIDDLE))]
     sandbox = Sandbox(root, [SandboxFile(TRACK, SIZE)], peers)
     loop = LoopThread("test-sandbox").start()
     try:
         loop.submit(sandbox.start()).result(30)
         (root / STATE_FILE).write_text(json.dumps(sandbox.state()))
-        got = slskdn(tmp_path / "app", "download", "a", sandbox.remote_path("a", TRACK),
-                     "--multi-source", "--sandbox", "--root", str(root), "--window", "1",
-                     "--json")  # fmt: skip
+        what = (["--query", "Track"] if how == "query"
+                else ["a", sandbox.remote_path("a", TRACK), "--multi-source"])
+        got = slskdn(tmp_path / "app", "download", *what, "--sandbox", "--root", str(root),
+                     "--window", "1", "--json")  # fmt: skip
         assert got.returncode == 0, got.stderr
         outcome = json.loads(got.stdout)
         assert outcome["ok"] and outcome["sha256"] == sandbox.sha256(TRACK)

@@ -309,3 +309,18 @@ def test_decisions_are_deterministic() -> None:
     sources = [a, view("b", "ready"), view("c", "idle"), view("o", "idle", kind=OVERLAY)]
     snap = snapshot(rm, sources)
     assert plan(snap, CFG) == plan(replace(snap), CFG)
+
+
+def test_end_game_races_a_healthy_slower_tail_too_small_to_split_well() -> None:
+    # 424 KiB left at 1 MB/s; an 8 MB/s source is ready. A split leaves the slow one 168 KiB
+    # (0.17 s); racing the whole tail ends in about 0.1 s.
+    rm = RangeMap(20 * MIB)
+    rm.assign(0, 19 * MIB, "done")
+    rm.mark_received(0, 19 * MIB, "done")
+    slow = streaming("slow", rm, 19 * MIB, 19 * MIB + 600 * KIB, 20 * MIB, rate=1_000_000)
+    fast = view("fast", "ready", rate=8_000_000, first_byte_delay=0.05)
+    out = plan(snapshot(rm, [slow, fast]), replace(CFG, endgame_race=True))
+    race = of(Duplicate, out)
+    assert race and (race[0].source_id, race[0].of_source_id) == ("fast", "slow")
+    assert race[0].end == 20 * MIB
+    assert not of(Steal, out) and not of(Cancel, out)  # the slow one runs until it loses

@@ -89,8 +89,17 @@ class SchedulerConfig:
     min_gain_seconds: float = 0.1  # ... nor one that saves less time than this
     plan_arrivals: bool = False  # leave room for sources still negotiating (see _share)
     # ... but always once every rate and negotiation time involved has been measured (late in
-    # a download, when sources renegotiate): the plan then rests on facts, not guesses.
-    plan_known_arrivals: bool = False
+    # a download, when sources renegotiate): the plan then rests on facts, not guesses. It is
+    # one candidate judged by the look ahead with the others, not taken as given (that put slow
+    # peers on the last bytes: issue-7 seed 2 at 0.79).
+    plan_known_arrivals: bool = True
+    # A binder may also race a healthy range slower than itself, the look ahead judging it
+    # with the splits: near the end a slow peer's tail is too small to split well, and the fast
+    # peer would otherwise idle while it finishes. Off: alone it lifts the simulated issue-7
+    # median (+0.012 / +0.016, seeds 1 / 2) but together with plan_known_arrivals it lowered
+    # the mixed p10 (0.709 → 0.695 on seed 1); docs/swarm.md has the figures.
+    endgame_race: bool = False
+    endgame_race_below: float = 0.5  # ... slower than this × the binder, 2 × min_steal_bytes left
     race_below: float = 0.1  # a victim slower than this × the binder's rate is raced, not split
     take_over_below: float = 0.3  # a binder streams on over following runs slower than this
     forecast: bool = True  # judge takes by a look ahead (renegotiations, arrivals, the tail)

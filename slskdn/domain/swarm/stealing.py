@@ -57,13 +57,19 @@ class StealPlanner(Outlook):
             victim = max(victims, key=lambda r: (r.remaining(span.end), r.source_id))
             return self._split(binder, victim, span, victim.remaining(span.end) / 2.0)
         live = [r for r in self.runs if r.remaining(span.end) > 0 and r.end > span.start]
+        extra: list[Take] = []
         if not binder.negotiating and (self.config.plan_arrivals
                                        or self._all_known(binder, live)):
             expected = self._expected(binder)
             if expected:
                 planned = self._global_take(binder, victims, live, expected, span)
-                if planned is not None:
+                if planned is not None and self.config.plan_arrivals:
                     return planned
+                if planned is not None:
+                    # Facts, not guesses, but a plan of everyone's arrivals that later binders
+                    # cannot follow exactly (block cuts, thresholds): it is one candidate
+                    # among the others, judged by the same look ahead.
+                    extra.append(planned)
         share = self._share(binder, live, span)
         best: Take | None = None
         best_key: tuple[float, float, float] | None = None
@@ -72,18 +78,18 @@ class StealPlanner(Outlook):
         use_outlook = self.config.forecast and not binder.negotiating and not self.playback
         if use_outlook:
             lanes, helpers = self._lanes(span), self._helpers(binder)
-        for victim in victims:
-            for take in self._options(binder, victim, span, share):
-                if use_outlook:
-                    end, mean = self._outlook(binder, take, lanes, helpers)
-                    key = (round(end, 2), round(mean, 3), -take.saves)
-                else:
-                    involved = {victim.source_id, *take.taken_over}
-                    others = max((self._fin(r, span.end) for r in live
-                                  if r.source_id not in involved), default=self.now)
-                    key = (round(max(others, take.finish), 3), 0.0, -take.saves)
-                if best_key is None or key < best_key:
-                    best, best_key = take, key
+        candidates = [t for victim in victims for t in self._options(binder, victim, span, share)]
+        for take in extra + candidates:
+            if use_outlook:
+                end, mean = self._outlook(binder, take, lanes, helpers)
+                key = (round(end, 2), round(mean, 3), -take.saves)
+            else:
+                involved = {take.victim, *take.taken_over}
+                others = max((self._fin(r, span.end) for r in live
+                              if r.source_id not in involved), default=self.now)
+                key = (round(max(others, take.finish), 3), 0.0, -take.saves)
+            if best_key is None or key < best_key:
+                best, best_key = take, key
         return best
 
     def _global_take(self, binder: Binder, victims: list[Run], live: list[Run],
@@ -168,6 +174,14 @@ class StealPlanner(Outlook):
             takes = [self._race(binder, victim, span)]
         else:
             takes = [self._chained_steal(binder, victim, span)]
+            if (self.config.endgame_race and not self.playback and victim.measured
+                    and victim.rate < self.config.endgame_race_below * binder.rate
+                    and victim.remaining(span.end) <= 2 * self.config.min_steal_bytes):
+                # A healthy but clearly slower range can be raced too when its tail is too
+                # small to split well; the look ahead judges the race like any take. (Racing
+                # whole ranges of near-equal peers duplicated megabytes, and in one scenario
+                # with overlay chunks stolen from the raced range never finished.)
+                takes.append(self._race(binder, victim, span))
         if not victim.verdict:
             fair = fair_take(victim, binder, span.end)
             planned = self._split(binder, victim, span, min(fair, share)) if share < fair else None
@@ -304,7 +318,8 @@ class StealPlanner(Outlook):
         start = victim.confirmed  # from what it confirmed, or the race would leave a gap
         if start >= victim.end:
             return None
-        why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, far slower than " \
+        far = "far " if victim.rate < self.config.race_below * binder.rate else ""
+        why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, {far}slower than " \
                                 f"{binder.source_id}"
         end, chained, _ = self._chain(binder, victim.end)
         mine = binder.starts_at + (end - start) / binder.rate
