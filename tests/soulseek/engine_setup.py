@@ -4,7 +4,7 @@ run ``download_multi_source`` against real aioslsk peers."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,17 @@ def make_setup_factory(tmp_path: Path, started: list[tuple[Engine, Sandbox | Non
         return Setup(engine, sandbox, client, track, size)
 
     return make
+
+
+def setups(tmp_path: Path, track: str, size: int) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
+    """Body of a test module's ``make_setup`` fixture: engines + sandboxes sharing ``track``,
+    all stopped at the end (``yield from setups(tmp_path, TRACK, SIZE)``)."""
+    started: list[tuple[Engine, Sandbox | None]] = []
+    make = make_setup_factory(tmp_path, started)
+    try:
+        yield lambda peers: make(peers, track, size)
+    finally:
+        stop_all(started)
 
 
 def stop_all(started: list[tuple[Engine, Sandbox | None]]) -> None:

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from slskdn.domain.ids import peer_id
-from slskdn.engine import Engine
-from slskdn.soulseek.sandbox import PeerSpec, Sandbox
+from slskdn.soulseek.sandbox import PeerSpec
 from tests.soulseek.conftest import MiB, wait_until
-from tests.soulseek.engine_setup import Setup, make_setup_factory, on_disk, stop_all
+from tests.soulseek.engine_setup import Setup, on_disk, setups
 
 TRACK = "Artist - Album/01 - Queued.bin"
 SIZE = 1 * MiB
@@ -23,10 +22,7 @@ BLOCKED = 512 * 1024  # what the other downloader takes from the busy peer first
 
 @pytest.fixture
 def make_setup(tmp_path: Path) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
-    started: list[tuple[Engine, Sandbox | None]] = []
-    make = make_setup_factory(tmp_path, started)
-    yield lambda peers: make(peers, TRACK, SIZE)
-    stop_all(started)
+    yield from setups(tmp_path, TRACK, SIZE)
 
 
 def test_a_peer_with_its_slot_busy_reports_queued_then_serves(make_setup: Any) -> None:

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from slskdn.domain.ids import peer_id
-from slskdn.engine import Engine
 from slskdn.soulseek.misbehaviour import Misbehaviour
-from slskdn.soulseek.sandbox import PeerSpec, Sandbox
+from slskdn.soulseek.sandbox import PeerSpec
 from tests.soulseek.conftest import MiB
-from tests.soulseek.engine_setup import Setup, make_setup_factory, on_disk, stop_all
+from tests.soulseek.engine_setup import Setup, on_disk, setups
 
 TRACK = "Artist - Album/01 - Track.bin"
 SIZE = 4 * MiB
@@ -24,10 +23,7 @@ SIZE = 4 * MiB
 
 @pytest.fixture
 def make_setup(tmp_path: Path) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
-    started: list[tuple[Engine, Sandbox | None]] = []
-    make = make_setup_factory(tmp_path, started)
-    yield lambda peers: make(peers, TRACK, SIZE)
-    stop_all(started)
+    yield from setups(tmp_path, TRACK, SIZE)
 
 
 def test_three_rate_limited_peers_serve_one_file(make_setup: Any) -> None:
