@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.swarm [--scenarios N] [--seed S] [--plot PATH] [--workers W]
                                          [--mode conservative|balanced|aggressive]
-                                         [--breakdown N]
+                                         [--breakdown N] [--set NAME=VALUE ...]
 
 Each scenario is simulated twice with the same seed: once to download the whole file (efficiency
 T*/T, waste, integrity) and once in playback mode until the first 30 s of audio at 1411 kbps are
@@ -74,9 +74,32 @@ def scenario_of(family: str, seed: int) -> Scenario:
     return random_scenario(seed)
 
 
-def run_one(job: tuple[str, int, str, bool]) -> Row:
-    family, seed, mode, breakdown = job
-    config = SessionConfig(scheduler=SchedulerConfig(mode=mode))  # type: ignore[arg-type]
+def scheduler_overrides(pairs: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs for ``SchedulerConfig`` fields, each value parsed as its default's
+    type (``--set endgame_race=true``); a wrong name or value stops the benchmark."""
+    defaults = SchedulerConfig()
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if not hasattr(defaults, name) or not _:
+            raise SystemExit(f"--set {pair}: expected NAME=VALUE with NAME a SchedulerConfig "
+                             "field")
+        kind = type(getattr(defaults, name))
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                out[name] = text.lower() in ("true", "1")
+            else:
+                out[name] = kind(text)
+        except ValueError:
+            raise SystemExit(f"--set {pair}: {text!r} is not a {kind.__name__}") from None
+    return out
+
+
+def run_one(job: tuple[str, int, tuple[tuple[str, object], ...], bool]) -> Row:
+    family, seed, overrides, breakdown = job
+    config = SessionConfig(scheduler=replace(SchedulerConfig(), **dict(overrides)))
     sc = scenario_of(family, seed)
     bound = t_star(sc)
     result = run_scenario(sc, config, breakdown=breakdown and family == "mixed")
@@ -210,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mode", choices=["conservative", "balanced", "aggressive"],
                         default="balanced")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a SchedulerConfig field for this run (repeatable), e.g. "
+                             "endgame_race=true")
     parser.add_argument("--breakdown", type=int, default=0, metavar="N",
                         help="print where the N worst mixed scenarios lost time (slower)")
     args = parser.parse_args(argv)
@@ -217,10 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     base = args.seed * 1_000_003
     small = max(20, args.scenarios // 4)
     wide = args.breakdown > 0
-    jobs = [("mixed", base + i, args.mode, wide) for i in range(args.scenarios)]
-    jobs += [("8src", base + 500_000 + i, args.mode, False) for i in range(small)]
-    jobs += [("8src-spread", base + 600_000 + i, args.mode, False) for i in range(small)]
-    jobs += [("issue7", args.seed * 100 + i, args.mode, False) for i in range(ISSUE7_SEEDS)]
+    settings = {"mode": args.mode, **scheduler_overrides(args.overrides)}
+    over = tuple(sorted(settings.items()))
+    jobs = [("mixed", base + i, over, wide) for i in range(args.scenarios)]
+    jobs += [("8src", base + 500_000 + i, over, False) for i in range(small)]
+    jobs += [("8src-spread", base + 600_000 + i, over, False) for i in range(small)]
+    jobs += [("issue7", args.seed * 100 + i, over, False) for i in range(ISSUE7_SEEDS)]
     rows: dict[str, list[Row]] = {"mixed": [], "8src": [], "8src-spread": [], "issue7": []}
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         for n, row in enumerate(pool.map(run_one, jobs, chunksize=4), start=1):
@@ -236,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(mixed, args.plot)
         print(f"plot written to {args.plot}", flush=True)
-    print(json.dumps(summarize(mixed, rows["8src"], rows["8src-spread"], rows["issue7"],
-                               time.monotonic() - started)), flush=True)
+    print(json.dumps({"settings": settings,
+                      **summarize(mixed, rows["8src"], rows["8src-spread"], rows["issue7"],
+                                  time.monotonic() - started)}), flush=True)
     return 0
 
 

@@ -23,6 +23,7 @@ def session_config(settings: Settings) -> SessionConfig:
             cost_based=s.cost_based,
             mode=s.mode,
             rebalance_interval=s.rebalance_interval_s,
+            endgame_race=s.endgame_race,
         ),
         stall=replace(
             StallConfig(),

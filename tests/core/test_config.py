@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from slskdn.config import ConfigError, load_settings
+from slskdn.swarm_settings import session_config
 
 
 def write(path: Path, text: str) -> Path:
@@ -71,3 +72,12 @@ def test_string_settings_from_the_environment_stay_strings() -> None:
 def test_a_database_url_with_an_unknown_scheme_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"database\.url"):
         load_settings(env={"SLSKDN_DATABASE_URL": "mysql://x", "SLSKDN_APP_DIR": "/tmp"})
+
+
+def test_swarm_keys_reach_the_scheduler_policy() -> None:
+    default = session_config(load_settings(env={})).scheduler
+    raced = session_config(load_settings(env={}, overrides={"swarm.endgame_race": True,
+                                                            "swarm.mode": "aggressive"}))
+    assert not default.endgame_race
+    assert raced.scheduler.endgame_race
+    assert raced.scheduler.mode == "aggressive"

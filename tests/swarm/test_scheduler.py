@@ -323,4 +323,5 @@ def test_end_game_races_a_healthy_slower_tail_too_small_to_split_well() -> None:
     race = of(Duplicate, out)
     assert race and (race[0].source_id, race[0].of_source_id) == ("fast", "slow")
     assert race[0].end == 20 * MIB
+    assert race[0].healthy  # its loser is not kept idle afterwards (tests/swarm/test_races.py)
     assert not of(Steal, out) and not of(Cancel, out)  # the slow one runs until it loses

@@ -74,13 +74,15 @@ class Applying:
                 t.end = end
                 self._assign_pending(sid, start, end)
                 self.transport.set_end(t.request_id, end)
-            case Duplicate(source_id=sid, of_source_id=of, start=start, end=end):
+            case Duplicate(source_id=sid, of_source_id=of, start=start, end=end,
+                           healthy=healthy):
                 victim = self._transfer_ending(of, end) or next(
                     (t for t in self.sources[of].transfers.values() if t.start <= start < t.end),
                     None)
                 if victim is not None:
                     self._assign_pending(sid, victim.end, end)
-                self._request(sid, start, end, now).duplicate_of = of
+                racer = self._request(sid, start, end, now)
+                racer.duplicate_of, racer.races_healthy = of, healthy
             case Cancel(source_id=sid, start=start, end=end):
                 src = self.sources[sid]
                 if start == end and src.state in ("negotiating", "queued"):

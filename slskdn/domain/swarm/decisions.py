@@ -87,6 +87,9 @@ class Duplicate:
     start: int
     end: int
     reason: str
+    # The raced source is healthy, only slower (an end-game race): losing is no reason to
+    # keep it idle afterwards, unlike a stalled or far slower source.
+    healthy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

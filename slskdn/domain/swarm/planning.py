@@ -81,6 +81,7 @@ class Take:
     # cancelled (their owners lose to the binder) and the binder's range ends where they did.
     taken_over: tuple[str, ...] = ()
     finish: float = 0.0  # when the binder and the runs it touched are expected to finish
+    healthy: bool = False  # a race of a healthy, only slower victim (end game)
 
 
 def balanced_finish(capacities: Iterable[tuple[float, float]], work: float, now: float) -> float:

@@ -328,5 +328,6 @@ class StealPlanner(Outlook):
             return None
         return Take("duplicate", start, end, victim.source_id, victim.end, saves=before - mine,
                     reason=f"race {victim.source_id}: {why}",
-                    taken_over=tuple(r.source_id for r in chained), finish=mine)
+                    taken_over=tuple(r.source_id for r in chained), finish=mine,
+                    healthy=not victim.verdict and not far)
 

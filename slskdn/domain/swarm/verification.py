@@ -172,7 +172,8 @@ class Verification:
             if any(source_id in self.ledger.opinions(b) for b in range(first, first + count)):
                 continue
             self._spots[key] = source_id
-            self._verify_span(source_id, key, now)
+            self._verify_span(source_id, key, now,
+                              "spot check by a peer with nothing left worth a range")
             return True
         return False
 
@@ -206,7 +207,8 @@ class Verification:
             else:
                 self._spots[key] = "done"  # nobody can check it: group testing will
 
-    def _verify_span(self, source_id: str, key: tuple[int, int], now: float) -> None:
+    def _verify_span(self, source_id: str, key: tuple[int, int], now: float,
+                     why: str = "spot check after a failed whole-file check") -> None:
         first, count = key
         start = self.ledger.block_range(first)[0]
         end = self.ledger.block_range(first + count - 1)[1]
@@ -214,8 +216,7 @@ class Verification:
                                   for p in self.ledger.opinions(b)}))
         t = self._request(source_id, start, end, now)
         t.verify_only, t.duplicate_of = True, "verify"
-        self._log(now, Duplicate(source_id, owners, start, end,
-                                 "spot check after a failed whole-file check"))
+        self._log(now, Duplicate(source_id, owners, start, end, why))
 
     def _waiting_for_spots(self, now: float) -> bool:
         self._run_spot_checks(now)

@@ -166,7 +166,7 @@ class Workbench:
             self.rebalance_notes.append(f"{take.reason}: {v.source_id} races it from byte "
                                         f"{take.start}")
             self.decisions.append(Duplicate(v.source_id, take.victim, take.start, take.end,
-                                            take.reason))
+                                            take.reason, healthy=take.healthy))
 
     def _apply(self, v: SourceView, binder: Binder, take: Take, virtual: bool) -> None:
         for sid in take.taken_over:
