@@ -1,19 +1,31 @@
 """Who loses a race is cancelled; only a source raced for being underperforming is also kept
-idle afterwards (a healthy, only slower one lost an end-game race and is as good as before)."""
+idle afterwards (a healthy, only slower one lost an end-game race and is as good as before).
+A raced range whose back was taken meanwhile is still raced over what is left of it."""
 
 from __future__ import annotations
 
 import pytest
 
-from slskdn.domain.swarm.decisions import SOULSEEK
+from slskdn.domain.swarm.decisions import OVERLAY, SOULSEEK
 from slskdn.domain.swarm.racing import Racing
-from slskdn.domain.swarm.range_map import RangeMap
+from slskdn.domain.swarm.range_map import ByteState, RangeMap
 from slskdn.domain.swarm.session import SessionConfig
 from slskdn.domain.swarm.tracking import SourceRuntime, SourceSpec, Transfer
 
 KIB = 1024
-SIZE = 4 * 1024 * KIB
+MIB = 1024 * KIB
+SIZE = 4 * MIB
 NOW = 20.0
+
+
+class Ends:
+    """Where the session moved transfer ends (the ``set_end`` half of a transport)."""
+
+    def __init__(self) -> None:
+        self.moved: dict[int, int] = {}
+
+    def set_end(self, request_id: int, end: int) -> None:
+        self.moved[request_id] = end
 
 
 class Host(Racing):
@@ -23,7 +35,9 @@ class Host(Racing):
         self.config = SessionConfig()
         self.range_map = RangeMap(SIZE)
         self.sources = {s: SourceRuntime(SourceSpec(s, SOULSEEK)) for s in ("slow", "fast")}
+        self.sources["overlay"] = SourceRuntime(SourceSpec("overlay", OVERLAY))
         self.transfers: dict[int, Transfer] = {}
+        self.transport = Ends()
         self.cancelled: list[tuple[str, str]] = []
 
     def add(self, t: Transfer) -> Transfer:
@@ -33,6 +47,8 @@ class Host(Racing):
 
     def _cancel(self, t: Transfer, now: float, reason: str) -> None:
         self.cancelled.append((t.source_id, reason))
+        if t.position < t.end:  # as the session's ``_drop``: undelivered bytes go back
+            self.range_map.release(t.source_id, t.position, t.end)
         del self.transfers[t.request_id]
         del self.sources[t.source_id].transfers[t.request_id]
 
@@ -56,3 +72,42 @@ def test_the_loser_of_a_race_is_backed_off_only_when_it_was_underperforming(
     assert racer.duplicate_of is None  # the racer now owns the rest of the range
     backoff = host.sources["slow"].backoff_until
     assert backoff == (0.0 if healthy else NOW + host.config.failure_backoff_s)
+
+
+def raced_range_with_a_stolen_back(racer_at: int) -> tuple[Host, Transfer]:
+    """``slow`` streams [0, 4 MiB) and is at 2 MiB; ``fast`` races it from 1 MiB and is at
+    ``racer_at``; then an overlay peer takes the last MiB from the back of slow's range (slow's
+    end moves to 3 MiB, the race's end stays at 4 MiB)."""
+    host = Host()
+    host.range_map.assign(0, SIZE, "slow")
+    host.range_map.mark_received(0, 2 * MIB, "slow")
+    slow = host.add(Transfer(1, "slow", 0, SIZE, requested_at=1.0, position=2 * MIB))
+    racer = host.add(Transfer(2, "fast", MIB, SIZE, requested_at=19.0, position=racer_at,
+                              duplicate_of="slow", races_healthy=True, races=1))
+    host.range_map.steal("slow", SIZE, 3 * MIB, "overlay")
+    slow.end = 3 * MIB
+    host.add(Transfer(3, "overlay", 3 * MIB, SIZE, requested_at=19.5))
+    return host, racer
+
+
+def test_a_racer_behind_a_range_that_lost_its_back_keeps_racing() -> None:
+    host, racer = raced_range_with_a_stolen_back(racer_at=MIB + 512 * KIB)
+    host._resolve_races(NOW)
+    assert host.cancelled == []
+    assert racer.duplicate_of == "slow"  # not promoted: it is behind
+    assert host.range_map.in_flight("slow") == [(2 * MIB, 3 * MIB)]
+    assert host.range_map.in_flight("overlay") == [(3 * MIB, SIZE)]
+
+
+def test_a_racer_ahead_of_a_range_that_lost_its_back_cancels_it_and_leaves_the_chunk() -> None:
+    host, racer = raced_range_with_a_stolen_back(racer_at=2 * MIB + 256 * KIB)
+    host.range_map.mark_received(2 * MIB, 2 * MIB + 256 * KIB, "fast")
+    host._resolve_races(NOW)
+    # The raced stream is closed (left running it owned nothing and nobody ever closed it) ...
+    assert host.cancelled == [("slow", "lost the race to fast")]
+    assert 1 not in host.transfers and racer.duplicate_of is None
+    # ... the overlay chunk keeps its bytes, and the racer stops where they begin.
+    assert host.range_map.in_flight("overlay") == [(3 * MIB, SIZE)]
+    assert host.range_map.in_flight("fast") == [(2 * MIB + 256 * KIB, 3 * MIB)]
+    assert racer.end == 3 * MIB and host.transport.moved == {2: 3 * MIB}
+    assert host.range_map.segment_at(3 * MIB).state == ByteState.IN_FLIGHT

@@ -83,6 +83,7 @@ class Applying:
                     self._assign_pending(sid, victim.end, end)
                 racer = self._request(sid, start, end, now)
                 racer.duplicate_of, racer.races_healthy = of, healthy
+                racer.races = victim.request_id if victim is not None else None
             case Cancel(source_id=sid, start=start, end=end):
                 src = self.sources[sid]
                 if start == end and src.state in ("negotiating", "queued"):

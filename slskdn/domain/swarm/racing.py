@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .decisions import OVERLAY
+from .ports import RangeTransport
 from .range_map import ByteState, RangeMap
 from .tracking import SourceRuntime, Transfer
 
@@ -19,6 +20,7 @@ class Racing:
 
     if TYPE_CHECKING:
         config: SessionConfig
+        transport: RangeTransport
         range_map: RangeMap
         sources: dict[str, SourceRuntime]
         transfers: dict[int, Transfer]
@@ -35,7 +37,7 @@ class Racing:
             if d.position < d.end and self.range_map.received_until(d.position) >= d.end:
                 self._cancel(d, now, "its bytes arrived from another source first")
                 continue
-            victim = self._transfer_ending(d.duplicate_of or "", d.end)
+            victim = self._raced(d)
             if victim is None or d.position > victim.position:
                 if victim is not None:
                     self._cancel(victim, now, f"lost the race to {d.source_id}")
@@ -43,7 +45,7 @@ class Racing:
                         # Raced for being slow or stalled: do not ask it again right away.
                         self.sources[victim.source_id].backoff_until = \
                             now + self.config.failure_backoff_s
-                self._promote(d)
+                self._promote(d, now)
             elif len(d.samples) >= 3 and victim.position >= d.position:
                 self._cancel(d, now, f"slower than {victim.source_id}, which it raced")
         for t in list(self.transfers.values()):
@@ -52,12 +54,35 @@ class Racing:
                     and self.range_map.received_until(t.position) >= t.end):
                 self._cancel(t, now, "its bytes arrived from another source first")
 
-    def _promote(self, d: Transfer) -> None:
-        """A racing transfer won: it now owns the rest of its range."""
+    def _raced(self, d: Transfer) -> Transfer | None:
+        """The transfer ``d`` races, while it runs. Its end may have moved earlier since the
+        race began (an overlay peer took a chunk from its back, a split): it is still raced
+        over what is left of it. Looking it up by the race's end promoted the racer at once,
+        however far behind, and left the raced stream running unowned, never closed."""
+        if d.races is not None:
+            victim = self.transfers.get(d.races)
+            return victim if victim is not None and victim.source_id == d.duplicate_of else None
+        return self._transfer_ending(d.duplicate_of or "", d.end)
+
+    def _promote(self, d: Transfer, now: float) -> None:
+        """A racing transfer won: it now owns the pending rest of its range.
+
+        Bytes in flight from someone else there stay theirs: the loser was cancelled first
+        (its bytes are pending now), so they belong to a live transfer (a chunk stolen from
+        the loser's back, a range given out after the loser ended) that still fetches them;
+        taking them left that transfer running with nothing of its own. The racer's end is
+        pulled back to its last byte of its own, so it does not fetch a stolen tail again."""
         d.duplicate_of = None
-        for seg in list(self.range_map.iter_segments(d.position, d.end)):
-            if seg.state == ByteState.IN_FLIGHT and seg.source != d.source_id:
-                self.range_map.release(seg.source or "", seg.start, seg.end)
         for start, end in self.range_map.pending():
             if start < d.end and end > d.position:
                 self.range_map.assign(max(start, d.position), min(end, d.end), d.source_id)
+        last = max((seg.end for seg in self.range_map.iter_segments(d.position, d.end)
+                    if seg.state == ByteState.IN_FLIGHT and seg.source == d.source_id),
+                   default=None)
+        if last is None:
+            if d.position < d.end:
+                self._cancel(d, now, "won its race with nothing left of its own to fetch")
+            return
+        if last < d.end:
+            d.end = last
+            self.transport.set_end(d.request_id, last)

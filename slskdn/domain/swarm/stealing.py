@@ -179,8 +179,9 @@ class StealPlanner(Outlook):
                     and victim.remaining(span.end) <= 2 * self.config.min_steal_bytes):
                 # A healthy but clearly slower range can be raced too when its tail is too
                 # small to split well; the look ahead judges the race like any take. (Racing
-                # whole ranges of near-equal peers duplicated megabytes, and in one scenario
-                # with overlay chunks stolen from the raced range never finished.)
+                # whole ranges of near-equal peers duplicated megabytes; in session 4 one
+                # scenario with overlay chunks stolen from the raced range never finished, see
+                # docs/swarm.md.)
                 takes.append(self._race(binder, victim, span))
         if not victim.verdict:
             fair = fair_take(victim, binder, span.end)

@@ -42,6 +42,7 @@ class Transfer:
     progress_at: float = 0.0
     duplicate_of: str | None = None
     races_healthy: bool = False  # the source it races is only slower, not underperforming
+    races: int | None = None  # request id of the transfer it races (its end may move)
     verify_only: bool = False  # a tie-break fetch of one block
     delivered: int = 0  # bytes this transfer delivered (counted even if duplicates)
     samples: list[ProgressSample] = field(default_factory=list)
