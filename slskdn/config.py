@@ -101,7 +101,7 @@ class SwarmSettings(_Section):
     mode: Literal["conservative", "balanced", "aggressive"] = "balanced"
     rebalance_interval_s: float = Field(default=1.0, gt=0)
     endgame_race: bool = Field(
-        default=False, description="Race a healthy but much slower last range on a faster peer.")
+        default=True, description="Race a healthy but much slower last range on a faster peer.")
     throughput_alpha: float = Field(default=0.1, gt=0, le=1)
     cost_alpha: float = Field(default=1024.0 * 1024.0, ge=0)
     cost_beta: float = Field(default=2.0, ge=0)

@@ -76,8 +76,8 @@ def test_a_database_url_with_an_unknown_scheme_is_refused() -> None:
 
 def test_swarm_keys_reach_the_scheduler_policy() -> None:
     default = session_config(load_settings(env={})).scheduler
-    raced = session_config(load_settings(env={}, overrides={"swarm.endgame_race": True,
-                                                            "swarm.mode": "aggressive"}))
-    assert not default.endgame_race
-    assert raced.scheduler.endgame_race
-    assert raced.scheduler.mode == "aggressive"
+    calm = session_config(load_settings(env={}, overrides={"swarm.endgame_race": False,
+                                                           "swarm.mode": "aggressive"}))
+    assert default.endgame_race
+    assert not calm.scheduler.endgame_race
+    assert calm.scheduler.mode == "aggressive"

@@ -95,10 +95,10 @@ class SchedulerConfig:
     plan_known_arrivals: bool = True
     # A binder may also race a healthy range slower than itself, the look ahead judging it
     # with the splits: near the end a slow peer's tail is too small to split well, and the fast
-    # peer would otherwise idle while it finishes. Off: alone it lifts the simulated issue-7
-    # median (+0.012 / +0.016, seeds 1 / 2) but together with plan_known_arrivals it lowered
-    # the mixed p10 (0.709 → 0.695 on seed 1); docs/swarm.md has the figures.
-    endgame_race: bool = False
+    # peer would otherwise idle while it finishes. On since session 5, when its loser stopped
+    # being backed off: mixed medians +0.004 / +0.002 (seeds 1 / 2), p10 unchanged, the real
+    # benchmark +0.008; docs/swarm.md has the figures.
+    endgame_race: bool = True
     endgame_race_below: float = 0.5  # ... slower than this × the binder, 2 × min_steal_bytes left
     race_below: float = 0.1  # a victim slower than this × the binder's rate is raced, not split
     take_over_below: float = 0.3  # a binder streams on over following runs slower than this
