@@ -80,8 +80,8 @@ def scheduler_overrides(pairs: list[str]) -> dict[str, object]:
     defaults = SchedulerConfig()
     out: dict[str, object] = {}
     for pair in pairs:
-        name, _, text = pair.partition("=")
-        if not hasattr(defaults, name) or not _:
+        name, sep, text = pair.partition("=")
+        if not sep or not hasattr(defaults, name):
             raise SystemExit(f"--set {pair}: expected NAME=VALUE with NAME a SchedulerConfig "
                              "field")
         kind = type(getattr(defaults, name))

@@ -319,9 +319,9 @@ class StealPlanner(Outlook):
         start = victim.confirmed  # from what it confirmed, or the race would leave a gap
         if start >= victim.end:
             return None
-        far = "far " if victim.rate < self.config.race_below * binder.rate else ""
-        why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, {far}slower than " \
-                                f"{binder.source_id}"
+        far = victim.rate < self.config.race_below * binder.rate  # else an end-game race
+        why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, {'far ' if far else ''}" \
+                                f"slower than {binder.source_id}"
         end, chained, _ = self._chain(binder, victim.end)
         mine = binder.starts_at + (end - start) / binder.rate
         before = max([self._fin(victim, span.end), *(self._fin(r, span.end) for r in chained)])
