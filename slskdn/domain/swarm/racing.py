@@ -11,21 +11,18 @@ from .ports import RangeTransport
 from .range_map import ByteState, RangeMap
 from .tracking import SourceRuntime, Transfer
 
-if TYPE_CHECKING:
-    from .session import SessionConfig
-
 
 class Racing:
     """Needs the session's state and helpers, declared here for the type checker."""
 
     if TYPE_CHECKING:
-        config: SessionConfig
         transport: RangeTransport
         range_map: RangeMap
         sources: dict[str, SourceRuntime]
         transfers: dict[int, Transfer]
 
-        def _cancel(self, t: Transfer, now: float, reason: str) -> None: ...
+        def _cancel(self, t: Transfer, now: float, reason: str,
+                    backoff: bool = False) -> None: ...
         def _transfer_ending(self, source_id: str, end: int) -> Transfer | None: ...
 
     def _resolve_races(self, now: float) -> None:
@@ -40,11 +37,10 @@ class Racing:
             victim = self._raced(d)
             if victim is None or d.position > victim.position:
                 if victim is not None:
-                    self._cancel(victim, now, f"lost the race to {d.source_id}")
-                    if not d.races_healthy:
-                        # Raced for being slow or stalled: do not ask it again right away.
-                        self.sources[victim.source_id].backoff_until = \
-                            now + self.config.failure_backoff_s
+                    # Raced for being slow or stalled: do not ask it again right away (the
+                    # logged Cancel says so; it used to say "no back-off" either way).
+                    self._cancel(victim, now, f"lost the race to {d.source_id}",
+                                 backoff=not d.races_healthy)
                 self._promote(d, now)
             elif len(d.samples) >= 3 and victim.position >= d.position:
                 self._cancel(d, now, f"slower than {victim.source_id}, which it raced")

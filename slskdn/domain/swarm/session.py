@@ -188,6 +188,7 @@ class SwarmSession(Applying, Racing, Verification):
             return
         if src.negotiation_started is not None:
             src.negotiation_times.append(now - src.negotiation_started)
+            src.queue_waits.append(src.state == "queued")
             self._observe(NegotiationTimed(src.spec.peer, now - src.negotiation_started, now))
         src.state = "ready"
         if self._verify_job_ready(source_id, now):
@@ -338,9 +339,11 @@ class SwarmSession(Applying, Racing, Verification):
 
     # --- completion ----------------------------------------------------------------------
 
-    def _cancel(self, t: Transfer, now: float, reason: str) -> None:
+    def _cancel(self, t: Transfer, now: float, reason: str, backoff: bool = False) -> None:
         self.transport.cancel(t.request_id)
-        self._log(now, Cancel(t.source_id, t.position, t.end, reason))
+        self._log(now, Cancel(t.source_id, t.position, t.end, reason, backoff))
+        if backoff:
+            self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s
         self._drop(t)
 
     def _note_prefixes(self, now: float) -> None:

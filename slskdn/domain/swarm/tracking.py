@@ -72,6 +72,9 @@ class SourceRuntime:
     negotiation_started: float | None = None
     negotiations: int = 0
     negotiation_times: list[float] = field(default_factory=list)  # seconds, this session
+    # Parallel to ``negotiation_times``: did that request wait in the peer's upload queue?
+    # Such a time is someone else's upload ending, not what asking this peer again costs.
+    queue_waits: list[bool] = field(default_factory=list)
     transfers: dict[int, Transfer] = field(default_factory=dict)
     # (time, cumulative bytes) of everything this source delivered, for its recent rate.
     history: list[tuple[float, int]] = field(default_factory=list)

@@ -45,19 +45,23 @@ def negotiation_estimate(session: SwarmSession, src: SourceRuntime,
     the peer's upload queue; once a transfer got through, asking again mostly costs the
     handshake, so a queue wait must not make every later range look dear (nor a fast first
     answer every later one cheap): later ones are judged by later ones, or else by the
-    typical first answer of this session's peers."""
+    typical first answer of this session's peers. A request the peer said was queued is no
+    sample of either (with two peers, one queued 6 s, asking the other again looked like 6 s
+    and the fast peer idled while the slow one finished)."""
     first = metrics.negotiation if metrics.negotiation is not None \
         else session.config.default_negotiation_s
     asking_again = src.negotiations > (1 if src.state in ("negotiating", "queued") else 0)
     if not asking_again:
         return first
-    later = src.negotiation_times[1:]
+    later = [t for t, queued in zip(src.negotiation_times[1:], src.queue_waits[1:], strict=True)
+             if not queued]
     if later:
         return sum(later) / len(later)
     firsts = sorted(s.negotiation_times[0] for s in session.sources.values()
-                    if s.negotiation_times)
-    typical = firsts[len(firsts) // 2] if firsts else first
-    own = src.negotiation_times[0] if src.negotiation_times else first
+                    if s.negotiation_times and not s.queue_waits[0])
+    typical = firsts[len(firsts) // 2] if firsts else session.config.default_negotiation_s
+    own = src.negotiation_times[0] if src.negotiation_times and not src.queue_waits[0] \
+        else typical
     return min(own, typical)
 
 
