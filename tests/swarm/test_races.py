@@ -46,7 +46,8 @@ class Host(Racing):
 
     def _cancel(self, t: Transfer, now: float, reason: str, backoff: bool = False) -> None:
         self.cancelled.append((t.source_id, reason))
-        self.backed_off += [t.source_id] if backoff else []
+        if backoff:
+            self.backed_off.append(t.source_id)
         if t.position < t.end:  # as the session's ``_drop``: undelivered bytes go back
             self.range_map.release(t.source_id, t.position, t.end)
         del self.transfers[t.request_id]

@@ -96,7 +96,8 @@ class Duplicate:
 class Cancel:
     """Stop a source's transfer of [start, end); unreceived bytes it owned go back to pending.
 
-    ``backoff``: the source is not asked again for a while (it was far slower than usual)."""
+    ``backoff``: the source is not asked again for a while (it was far slower than usual, or
+    it lost a race it was raced in for being stalled or far slower)."""
 
     source_id: str
     start: int
