@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.swarm [--scenarios N] [--seed S] [--plot PATH] [--workers W]
                                          [--mode conservative|balanced|aggressive]
                                          [--breakdown N] [--set NAME=VALUE ...]
+                                         [--files flac|bytes]
 
 Each scenario is simulated twice with the same seed: once to download the whole file (efficiency
 T*/T, waste, integrity) and once in playback mode until the first 30 s of audio at 1411 kbps are
@@ -12,8 +13,11 @@ measure the speedup over one peer: "8src" with the mixed scenarios' rates (log-u
 best) and "8src-spread" with rates log-uniform 0.5–2 MB/s (no peer dominates, so 3× is
 physically possible); each is reported beside its ideal, T*-based speedup. "issue7" is the
 simulated twin of the real Soulseek benchmark (``issue7_scenario``) over ten seeds.
-``--breakdown N`` also prints where the N worst mixed scenarios lost time against T*
-(``slskdn.simulation.breakdown``). Progress goes to stdout; the LAST line is one JSON object.
+The files are real FLAC streams (the files slskdn is for): the swarm judges each frame's CRC as
+it arrives; ``--files bytes`` makes them random bytes, with nothing to check but cross-checks
+and the end check. ``--breakdown N`` also prints where the N worst mixed scenarios lost time
+against T* (``slskdn.simulation.breakdown``). Progress goes to stdout; the LAST line is one
+JSON object.
 """
 
 from __future__ import annotations
@@ -63,15 +67,16 @@ class Row:
     lost: dict[str, float] | None = None  # breakdown: unused capacity / S by category
 
 
-def scenario_of(family: str, seed: int) -> Scenario:
+def scenario_of(family: str, seed: int, flac: bool = True) -> Scenario:
     if family == "8src":
-        return random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB)
+        return random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB,
+                               flac=flac)
     if family == "8src-spread":
         return random_scenario(seed, sources=8, faults=False, overlay=False, downlink=12.5 * MB,
-                               rates=SPREAD_RATES)
+                               rates=SPREAD_RATES, flac=flac)
     if family == "issue7":
-        return issue7_scenario(seed)
-    return random_scenario(seed)
+        return issue7_scenario(seed)  # like the real benchmark's file: random bytes
+    return random_scenario(seed, flac=flac)
 
 
 def scheduler_overrides(pairs: list[str]) -> dict[str, object]:
@@ -97,10 +102,10 @@ def scheduler_overrides(pairs: list[str]) -> dict[str, object]:
     return out
 
 
-def run_one(job: tuple[str, int, tuple[tuple[str, object], ...], bool]) -> Row:
-    family, seed, overrides, breakdown = job
+def run_one(job: tuple[str, int, tuple[tuple[str, object], ...], bool, bool]) -> Row:
+    family, seed, overrides, breakdown, flac = job
     config = SessionConfig(scheduler=replace(SchedulerConfig(), **dict(overrides)))
-    sc = scenario_of(family, seed)
+    sc = scenario_of(family, seed, flac)
     bound = t_star(sc)
     result = run_scenario(sc, config, breakdown=breakdown and family == "mixed")
     prefix_ratio = None
@@ -237,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="NAME=VALUE",
                         help="a SchedulerConfig field for this run (repeatable), e.g. "
                              "endgame_race=true")
+    parser.add_argument("--files", choices=["flac", "bytes"], default="flac",
+                        help="what the scenarios' files are: real FLAC streams, whose frame "
+                             "CRCs the swarm checks as they arrive (the default), or random "
+                             "bytes with nothing to check but cross-checks and the end check")
     parser.add_argument("--breakdown", type=int, default=0, metavar="N",
                         help="print where the N worst mixed scenarios lost time (slower)")
     args = parser.parse_args(argv)
@@ -246,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     wide = args.breakdown > 0
     settings = {"mode": args.mode, **scheduler_overrides(args.overrides)}
     over = tuple(sorted(settings.items()))
-    jobs = [("mixed", base + i, over, wide) for i in range(args.scenarios)]
-    jobs += [("8src", base + 500_000 + i, over, False) for i in range(small)]
-    jobs += [("8src-spread", base + 600_000 + i, over, False) for i in range(small)]
-    jobs += [("issue7", args.seed * 100 + i, over, False) for i in range(ISSUE7_SEEDS)]
+    flac = args.files == "flac"
+    jobs = [("mixed", base + i, over, wide, flac) for i in range(args.scenarios)]
+    jobs += [("8src", base + 500_000 + i, over, False, flac) for i in range(small)]
+    jobs += [("8src-spread", base + 600_000 + i, over, False, flac) for i in range(small)]
+    jobs += [("issue7", args.seed * 100 + i, over, False, False) for i in range(ISSUE7_SEEDS)]
     rows: dict[str, list[Row]] = {"mixed": [], "8src": [], "8src-spread": [], "issue7": []}
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         for n, row in enumerate(pool.map(run_one, jobs, chunksize=4), start=1):
@@ -265,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(mixed, args.plot)
         print(f"plot written to {args.plot}", flush=True)
-    print(json.dumps({"settings": settings,
+    print(json.dumps({"settings": {**settings, "files": args.files},
                       **summarize(mixed, rows["8src"], rows["8src-spread"], rows["issue7"],
                                   time.monotonic() - started)}), flush=True)
     return 0

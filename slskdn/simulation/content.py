@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 from collections.abc import Collection
+
+import numpy as np
+import soundfile as sf
 
 
 def make_content(size: int, seed: int) -> bytes:
     """Deterministic pseudo-random file content."""
     return random.Random(seed).randbytes(size)
+
+
+_FLAC_RATE = 44100
+_flac_stream = b""  # the longest stream encoded so far in this process
+
+
+def make_flac_content(size: int) -> bytes:
+    """``size`` bytes of one real FLAC stream (seeded stereo noise encoded by libFLAC through
+    soundfile): its header, then frames whose CRCs hold, cut at ``size`` (the last frame is
+    cut short: nothing judges a file's last frame). Encoded once a process, ~2 s per 60 MB."""
+    global _flac_stream
+    if len(_flac_stream) < size:
+        seconds = 64 * -(-size // (64 * 150_000))  # noise at this level: ~162 kB a second
+        samples = np.random.default_rng(6).standard_normal((_FLAC_RATE * seconds, 2)) * 6000
+        buf = io.BytesIO()
+        sf.write(buf, samples.astype(np.int16), _FLAC_RATE, format="FLAC", subtype="PCM_16")
+        _flac_stream = buf.getvalue()
+        if len(_flac_stream) < size:
+            raise ValueError(f"could not encode {size} bytes of FLAC")
+    return _flac_stream[:size]
 
 
 def sha256(data: bytes | bytearray | memoryview) -> str:
@@ -77,6 +101,9 @@ class MemoryPartFile:
             written += stop - free
             pos = stop
         return written
+
+    def read(self, start: int, end: int) -> bytes:
+        return bytes(self.data[start:end])
 
     def sha256(self) -> str:
         return sha256(self.data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from slskdn.audio.frame_check import FlacFrameCheck
 from slskdn.domain.swarm.decisions import Decision, RangeServed
 from slskdn.domain.swarm.resume import ResumeState
 from slskdn.domain.swarm.session import SessionConfig, SwarmOutcome, SwarmSession
@@ -11,7 +12,7 @@ from slskdn.domain.swarm.tracking import SourceSpec
 
 from .breakdown import Breakdown, analyse, attach
 from .clock import EventLoop
-from .content import MemoryPartFile, ServedCopy, make_content, sha256
+from .content import MemoryPartFile, ServedCopy, make_content, make_flac_content, sha256
 from .lower_bound import t_star
 from .scenario import Scenario
 from .transport import SimulatedTransport
@@ -41,15 +42,19 @@ class SimulationResult:
 def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
                  prefix_bytes: int | None = None, stop_at_prefix: bool = False,
                  time_limit: float = 3600.0, breakdown: bool = False,
-                 resume: ResumeState | None = None) -> SimulationResult:
+                 resume: ResumeState | None = None,
+                 content: bytes | None = None) -> SimulationResult:
     """Simulate downloading the scenario's file with the swarm policy. ``breakdown`` also
     records where the time went against T* (slower: it watches every event). ``resume``:
     an earlier run kept these bytes (written into the part file first, as on disk: the true
-    content for verified spans, the peer's own copy for received ones)."""
+    content for verified spans, the peer's own copy for received ones). ``content``: the file
+    every honest source serves, instead of the scenario's own."""
     config = config or SessionConfig()
     block = config.scheduler.block_size
     loop = EventLoop()
-    content = make_content(scenario.file_size, scenario.seed)
+    if content is None:
+        content = (make_flac_content(scenario.file_size) if scenario.flac
+                   else make_content(scenario.file_size, scenario.seed))
     expected = sha256(content)
     part = MemoryPartFile(scenario.file_size)
     if resume is not None:
@@ -66,7 +71,8 @@ def run_scenario(scenario: Scenario, config: SessionConfig | None = None, *,
              for s in scenario.sources]
     session = SwarmSession(scenario.file_size, specs, transport, part, config,
                            expected_sha256=expected if scenario.reference_known else None,
-                           resume=resume)
+                           resume=resume,
+                           format_check=FlacFrameCheck(part.read) if scenario.flac else None)
     transport.listener = session
     if prefix_bytes is not None:
         session.watch_prefix(prefix_bytes)

@@ -76,6 +76,7 @@ class Scenario:
     sources: tuple[SimSource, ...]
     downlink: float = 12.5 * MB  # the downloader's bandwidth (D in T*)
     reference_known: bool = True  # the end check has a digest (FLAC MD5 / known SHA-256)
+    flac: bool = False  # the file is a real FLAC stream: its frame CRCs can be checked
     piece_size: int = 64 * KIB  # progress granularity of the simulated network reads
     tags: tuple[str, ...] = field(default=())
 
@@ -111,7 +112,8 @@ def random_source(rng: random.Random, source_id: str, kind: SourceKind = SOULSEE
 def random_scenario(seed: int, *, sources: int | None = None, faults: bool = True,
                     overlay: bool = True, file_size: int | None = None,
                     downlink: float | None = None,
-                    rates: tuple[float, float] = (RATE_MIN, RATE_MAX)) -> Scenario:
+                    rates: tuple[float, float] = (RATE_MIN, RATE_MAX),
+                    flac: bool = False) -> Scenario:
     """A seeded scenario: 2–12 heterogeneous sources (rates log-uniform in ``rates``) and, if
     ``faults``, sometimes one that stalls, one that fails, one that serves corrupt blocks, and
     a rate change mid-transfer."""
@@ -146,7 +148,8 @@ def random_scenario(seed: int, *, sources: int | None = None, faults: bool = Tru
             srcs[i] = replace(srcs[i], rate_changes=((rng.uniform(0.2, 0.8) * horizon + 0.5,
                                                       srcs[i].rate * factor),))
             tags.append("rate-change")
-    return Scenario(f"s{seed}", seed, size, tuple(srcs), link, True, tags=tuple(tags))
+    return Scenario(f"s{seed}", seed, size, tuple(srcs), link, True, tags=tuple(tags),
+                    flac=flac)
 
 
 def corrupt_pattern(rng: random.Random, size: int, block: int) -> frozenset[int]:

@@ -149,6 +149,9 @@ def download_multi_source(
     specs = [SourceSpec(user, SOULSEEK, peer_id=str(peers[user].peer_id)) for user in users]
     # Soulseek tells nobody a file's SHA-256; a FLAC checks itself (decoded audio against the
     # MD5 in STREAMINFO), and a failure is traced to the source that sent the bad bytes.
+    # Not yet its frame CRCs as they arrive (domain/swarm/frames): they read the part file,
+    # where a cancelled stream's last, unreported bytes can stand under another peer's name
+    # (first write wins), and an honest peer was convicted so in a test. See docs/swarm.md.
     content_check = None
     if expected_sha256 is None and (filename or dest_path.name).lower().endswith(".flac"):
         content_check = partial(audio_md5_matches, part_path)

@@ -69,3 +69,28 @@ class PartFile(Protocol):
 
     def discard(self, start: int, end: int) -> None:
         """Forget bytes [start, end): they were invalidated and will be fetched again."""
+
+
+class FormatScan(Protocol):
+    """What a format check found in a span of the file."""
+
+    @property
+    def checked_to(self) -> int:
+        """Whole units (frames) were judged up to here: a unit start once ``synced``."""
+
+    @property
+    def synced(self) -> bool:
+        """``checked_to`` is a confirmed unit start (else nothing was confirmed yet)."""
+
+    @property
+    def bad(self) -> Sequence[tuple[int, int]]:
+        """Units that fail the format's own check, as [start, end) file offsets."""
+
+
+class FormatCheck(Protocol):
+    """The file format's own check of bytes as assembled (FLAC: each frame's CRC-16), so one
+    source's bytes can be judged without a reference or a second opinion."""
+
+    def scan(self, start: int, end: int, synced: bool) -> FormatScan:
+        """Judge the whole units in the part file's bytes [start, end); ``synced``: ``start``
+        is known to be a unit start."""

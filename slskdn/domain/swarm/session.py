@@ -30,9 +30,10 @@ from .decisions import (
     TransferErrored,
     TransferTimedOut,
 )
+from .frames import FRAME_SUSPECT, FrameChecking
 from .integrity import IntegrityLedger, WholeFileCheck
 from .metrics import MetricsBook
-from .ports import BlockDigests, PartFile, RangeTransport
+from .ports import BlockDigests, FormatCheck, PartFile, RangeTransport
 from .racing import Racing
 from .range_map import RangeMap
 from .reputation import Outcome, ReputationBook
@@ -61,6 +62,7 @@ class SessionConfig:
     check_timeout_s: float = 2.0  # a third opinion or spot check silent this long is re-asked
     max_trace_rounds: int = 8
     playback_bitrate_kbps: float | None = None  # playback mode when set
+    frame_checks: bool = True  # judge each FLAC frame's CRC as it arrives (see frames)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class SwarmOutcome:
     failure: str | None = None
 
 
-class SwarmSession(Applying, Racing, Verification):
+class SwarmSession(Applying, Racing, Verification, FrameChecking):
     """Fetch one file of ``file_size`` bytes from ``sources`` through ``transport``."""
 
     def __init__(self, file_size: int, sources: Sequence[SourceSpec], transport: RangeTransport,
@@ -84,11 +86,15 @@ class SwarmSession(Applying, Racing, Verification):
                  expected_sha256: str | None = None,
                  content_check: Callable[[], bool | None] | None = None,
                  reference_blocks: Mapping[int, str] | None = None,
-                 resume: ResumeState | None = None) -> None:
+                 resume: ResumeState | None = None,
+                 format_check: FormatCheck | None = None) -> None:
         self.file_size = file_size
         self.config = config or SessionConfig()
         self.transport = transport
         self.part = part_file
+        # FLAC frame CRCs, when the file is FLAC
+        self.format_check = format_check if self.config.frame_checks else None
+        self._init_frames()
         self.metrics = metrics or MetricsBook()
         self.reputations = reputations or ReputationBook()
         self.range_map = RangeMap(file_size)
@@ -234,11 +240,15 @@ class SwarmSession(Applying, Racing, Verification):
                 self._pieces.append((t.source_id, start, end, digest))
         if self.done:
             return
+        self._check_frames(t, now)
+        self._recheck_suspect_frames(now)
         self._resolve_races(now)
         self._note_prefixes(now)
         self._check_complete(now)
-        if not self.done and self._nearing_end(t, src, now):
-            self._plan(now)  # last chance to run on instead of stopping (see extending)
+        if not self.done and (self._replan or self._nearing_end(t, src, now)):
+            # A conviction or a suspect freed bytes; or this stream's last chance to run on
+            # instead of stopping (see extending).
+            self._plan(now)
 
     def _nearing_end(self, t: Transfer, src: SourceRuntime, now: float) -> bool:
         """True once per range end when a Soulseek stream is about to reach it: a plan then
@@ -322,7 +332,8 @@ class SwarmSession(Applying, Racing, Verification):
             return
         if any(s.state in ("negotiating", "queued", "ready") for s in self.sources.values()):
             return
-        suspects = [s for s in self.sources.values() if s.suspended == RECHECKING]
+        suspects = [s for s in self.sources.values()
+                    if s.suspended in (RECHECKING, FRAME_SUSPECT)]
         if suspects and not any(s.state != "dead" and s.suspended is None
                                 for s in self.sources.values()):
             for s in suspects:  # nobody else can fetch: a suspect is better than nothing

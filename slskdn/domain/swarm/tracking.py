@@ -51,6 +51,8 @@ class Transfer:
     sample_bytes: int = 0  # bytes since the last throughput sample
     sample_since: float = 0.0
     planned_near_end: float = -1e9  # when a plan last ran because the stream neared its end
+    frames_checked: int = -1  # the format check judged this stream's bytes up to here
+    frames_synced: bool = False  # ... and that offset is a known frame start
 
     def __post_init__(self) -> None:
         if self.position < 0:

@@ -1,0 +1,75 @@
+"""FLAC frame CRCs judge each source's bytes as they arrive (``domain/swarm/frames``), on
+real FLAC streams encoded by libFLAC, through the simulator."""
+
+from __future__ import annotations
+
+from slskdn.domain.swarm.decisions import Rebalance
+from slskdn.domain.swarm.session import SessionConfig
+from slskdn.simulation.content import make_flac_content, sha256
+from slskdn.simulation.runner import SimulationResult, run_scenario
+from slskdn.simulation.scenario import KIB, MB, Scenario, SimSource
+
+SIZE = 12 * MB
+
+
+def flac_scenario(*sources: SimSource) -> Scenario:
+    return Scenario("frames", 3, SIZE, sources, downlink=50 * MB, flac=True)
+
+
+def honest(name: str, rate: float) -> SimSource:
+    return SimSource(name, rate, negotiation=0.3, advertised_speed=rate)
+
+
+def rebalances(result: SimulationResult) -> list[tuple[float, str]]:
+    return [(t, d.reason) for t, d in result.decisions if isinstance(d, Rebalance)]
+
+
+# A few scattered bad blocks, none in the first 2 MB: the liar streams good bytes first.
+SCATTERED = frozenset({40, 90, 140})
+
+
+def test_a_source_whose_frame_fails_its_crc_is_convicted_once_another_copy_passes() -> None:
+    sc = flac_scenario(honest("a", 1 * MB), honest("b", 1 * MB),
+                       SimSource("liar", 2 * MB, negotiation=0.3, advertised_speed=2 * MB,
+                                 corrupt_blocks=SCATTERED))
+    result = run_scenario(sc)
+    assert result.finished and result.sha256_ok
+    assert result.convicted == {"liar"}
+    notes = rebalances(result)
+    suspended = next(t for t, r in notes if r.startswith("liar suspended: the frame at"))
+    convicted = next(t for t, r in notes if r.startswith("liar convicted (sent a frame that "
+                                                         "fails its CRC"))
+    assert suspended <= convicted < result.time
+    # Found while the file was still arriving, not by the whole-file check at the end.
+    assert not any("whole-file check failed" in r for _, r in notes)
+
+
+def test_without_frame_checks_the_same_liar_is_found_only_by_cross_checks_and_the_end() -> None:
+    sc = flac_scenario(honest("a", 1 * MB), honest("b", 1 * MB),
+                       SimSource("liar", 2 * MB, negotiation=0.3, advertised_speed=2 * MB,
+                                 corrupt_blocks=SCATTERED))
+    result = run_scenario(sc, SessionConfig(frame_checks=False))
+    assert result.finished and result.sha256_ok
+    assert not any("CRC" in r for _, r in rebalances(result))
+
+
+def test_bytes_with_no_format_are_never_judged_by_frames() -> None:
+    sc = Scenario("bytes", 3, SIZE, (honest("a", 1 * MB), SimSource(
+        "liar", 2 * MB, negotiation=0.3, corrupt_blocks=SCATTERED)), downlink=50 * MB)
+    result = run_scenario(sc)
+    assert result.finished and result.sha256_ok
+    assert not any("CRC" in r for _, r in rebalances(result))
+
+
+def test_a_frame_broken_in_every_copy_clears_its_suspect_and_accuses_nobody() -> None:
+    content = bytearray(make_flac_content(SIZE))
+    broken = 5 * MB + 300 * KIB  # inside some frame, in every copy the sources serve
+    content[broken] ^= 0x5A
+    sc = flac_scenario(honest("a", 1 * MB), honest("b", 1 * MB), honest("c", 2 * MB))
+    result = run_scenario(sc, content=bytes(content))
+    assert result.finished
+    assert result.outcome is not None and result.outcome.sha256 == sha256(content)
+    assert result.convicted == frozenset()
+    notes = rebalances(result)
+    assert any("suspended: the frame at" in r for _, r in notes)
+    assert any("the file itself is damaged there" in r for _, r in notes)
