@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .flac_frames import FrameScan, scan_frames
+from .flac_frames import MAX_HEADER, FrameScan, scan_frames
 
 Reader = Callable[[int, int], bytes | bytearray | memoryview]
 
 
 class FlacFrameCheck:
+    lookahead = MAX_HEADER  # a frame ends where the next one's header starts
+
     def __init__(self, read: Reader) -> None:
         self._read = read  # bytes [start, end) of the part file as assembled
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .integrity import IntegrityLedger
 
 FRAME_SUSPECT = "sent a frame that fails its CRC"
-HEADER_MAX = 16  # bytes: the longest FLAC frame header
 
 
 class FrameChecking:
@@ -75,7 +74,7 @@ class FrameChecking:
         synced = t.frames_synced and start == t.frames_checked
         # A frame ends where the next one's header starts: read that header too when it is
         # here (whoever sent it), or a stream's last frame could never be judged.
-        end = min(self.range_map.size, t.position + HEADER_MAX)
+        end = min(self.range_map.size, t.position + self.format_check.lookahead)
         if any(seg.state < ByteState.RECEIVED for seg in self.range_map.iter_segments(
                 t.position, end)):
             end = t.position
@@ -94,7 +93,7 @@ class FrameChecking:
             return
         for span, suspects in list(self._bad_frames.items()):
             start, end = span
-            tail = min(self.range_map.size, end + HEADER_MAX)
+            tail = min(self.range_map.size, end + self.format_check.lookahead)
             segments = list(self.range_map.iter_segments(start, tail))
             if any(seg.state < ByteState.RECEIVED for seg in segments) or any(
                     seg.source in suspects for seg in segments if seg.start < end):
@@ -167,6 +166,5 @@ class FrameChecking:
         """Others sent a copy of a failed frame that passes: the suspect sent wrong bytes."""
         if suspect in self.ledger.convicted:
             return
-        self.sources[suspect].suspended = None  # convict() expects a source it may stop
         self.convict(suspect, f"sent a frame that fails its CRC ({span[0]}–{span[1]}); "
                               "the copy others sent passes", now)

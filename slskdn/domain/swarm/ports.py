@@ -91,6 +91,11 @@ class FormatCheck(Protocol):
     """The file format's own check of bytes as assembled (FLAC: each frame's CRC-16), so one
     source's bytes can be judged without a reference or a second opinion."""
 
+    @property
+    def lookahead(self) -> int:
+        """Bytes past a unit's end the check must see to know it ends there (FLAC: the next
+        frame's header, at most 16 bytes)."""
+
     def scan(self, start: int, end: int, synced: bool) -> FormatScan:
         """Judge the whole units in the part file's bytes [start, end); ``synced``: ``start``
         is known to be a unit start."""
