@@ -138,7 +138,8 @@ class SimulatedTransport:
             stream.position = float(stream.end)
         self._schedule_reflow()
 
-    def cancel(self, request_id: int) -> None:
+    def cancel(self, request_id: int, position: int) -> None:
+        # Every byte written was reported at once: nothing past ``position`` to forget.
         stream, peer = self._find(request_id)
         if stream is None or peer is None:
             return

@@ -53,6 +53,13 @@ class DiskPartFile:
                 sink(chunk)
                 left -= len(chunk)
 
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) as assembled (a format check reads what arrived)."""
+        end = min(end, self.size)
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            return f.read(max(0, end - start))
+
     def sha256(self) -> str:
         h = hashlib.sha256()
         self._read(0, self.size, h.update)

@@ -12,7 +12,8 @@
   transfer request (a peer whose copy is not the file the search result described).
 
 Serving corrupt bytes needs no code: the sandbox gives that peer a copy of the file whose
-content differs in one range but has the same size (see ``sandbox``).
+content differs in one range but has the same size (see ``sandbox``): every byte of it, or
+every ``corrupt_stride``-th one (bit errors scattered through a copy).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Misbehaviour:
     stall_after: int | None = None  # bytes per upload, then silence
     disconnect_after: int | None = None  # bytes per upload, then close
     corrupt: tuple[int, int] | None = None  # [a, b) of every shared file differs (sandbox)
+    corrupt_stride: int = 1  # only every n-th byte of that span differs (scattered bit errors)
     ignore_queue_requests: int = 0
     extra_bytes: int = 0  # junk sent after the end of the file
     size_delta: int = 0  # added to the size announced in the transfer request

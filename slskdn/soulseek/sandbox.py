@@ -95,10 +95,18 @@ def _audio(rng: random.Random, seconds: float, suffix: str, title: str) -> bytes
     return buffer.getvalue()
 
 
-def corrupt(data: bytes, span: tuple[int, int]) -> bytes:
-    """The same bytes except every one in [a, b) flipped: same size, different content."""
+def corrupt(data: bytes, span: tuple[int, int], stride: int = 1) -> bytes:
+    """The same bytes except every ``stride``-th one in [a, b) flipped: same size, different
+    content."""
+    if stride < 1:
+        raise ValueError(f"corrupt_stride must be ≥ 1, not {stride}")
     a, b = max(0, span[0]), min(len(data), span[1])
-    return data[:a] + bytes(x ^ 0x5A for x in data[a:b]) + data[b:]
+    out = bytearray(data)
+    out[a:b:stride] = out[a:b:stride].translate(_FLIP)
+    return bytes(out)
+
+
+_FLIP = bytes(x ^ 0x5A for x in range(256))
 
 
 class Sandbox:
@@ -170,7 +178,8 @@ class Sandbox:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.unlink(missing_ok=True)
             if spec.misbehaviour.corrupt is not None:
-                target.write_bytes(corrupt(self._content[path], spec.misbehaviour.corrupt))
+                target.write_bytes(corrupt(self._content[path], spec.misbehaviour.corrupt,
+                                           spec.misbehaviour.corrupt_stride))
                 continue
             try:  # an honest copy is the reference itself: no 50 MB written per peer
                 os.link(self.reference(path), target)

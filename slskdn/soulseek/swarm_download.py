@@ -29,6 +29,7 @@ from uuid import UUID
 from slskdn.actors.swarm_driver import SwarmDriver, SwarmListener
 from slskdn.actors.swarm_events import SourcePeer, SwarmRecorder
 from slskdn.audio.flac_md5 import audio_md5_matches
+from slskdn.audio.frame_check import FlacFrameCheck
 from slskdn.domain.ids import new_id, peer_id
 from slskdn.domain.swarm.decisions import SOULSEEK, Decision
 from slskdn.domain.swarm.resume import ResumeState
@@ -149,12 +150,13 @@ def download_multi_source(
     specs = [SourceSpec(user, SOULSEEK, peer_id=str(peers[user].peer_id)) for user in users]
     # Soulseek tells nobody a file's SHA-256; a FLAC checks itself (decoded audio against the
     # MD5 in STREAMINFO), and a failure is traced to the source that sent the bad bytes.
-    # Not yet its frame CRCs as they arrive (domain/swarm/frames): they read the part file,
-    # where a cancelled stream's last, unreported bytes can stand under another peer's name
-    # (first write wins), and an honest peer was convicted so in a test. See docs/swarm.md.
-    content_check = None
-    if expected_sha256 is None and (filename or dest_path.name).lower().endswith(".flac"):
-        content_check = partial(audio_md5_matches, part_path)
+    # Each frame's CRCs are judged as it arrives too (domain/swarm/frames), so a liar is
+    # found while it sends, with no second opinion.
+    content_check = format_check = None
+    if (filename or dest_path.name).lower().endswith(".flac"):
+        format_check = FlacFrameCheck(part.read)
+        if expected_sha256 is None:
+            content_check = partial(audio_md5_matches, part_path)
     resume = None
     if kept is not None and kept.kept:
         # The data path must never overwrite kept bytes; the session marks them in its range
@@ -163,7 +165,8 @@ def download_multi_source(
             part.restore(a, b)
         resume = ResumeState(verified=kept.verified, received=kept.received)
     swarm = SwarmSession(size, specs, transport, part, config, expected_sha256=expected_sha256,
-                         content_check=content_check, resume=resume)
+                         content_check=content_check, resume=resume,
+                         format_check=format_check)
     driver = SwarmDriver.start(swarm, SwarmRecorder(transfer_id, peers), actors)
     listener = SwarmListener(driver)
     transport.listener = listener

@@ -161,12 +161,17 @@ class SoulseekRangeTransport:
             claim.set_limit(end)
         self.loop.call_soon_threadsafe(self._set_end, request_id, end)
 
-    def cancel(self, request_id: int) -> None:
+    def cancel(self, request_id: int, position: int) -> None:
         with self._lock:
             self._stopped.add(request_id)
+            if request_id in self._limits:
+                self._limits[request_id] = min(self._limits[request_id], position)
             claim = self._claims.get(request_id)
         if claim is not None:
-            claim.stop()  # the bytes it wrote past its last report are not credited to it
+            # Reports the swarm had not taken yet when it cancelled are dropped with the
+            # transfer: the bytes behind them are not this stream's, or the next stream there
+            # would skip them and be credited with them (an honest peer blamed for a liar's).
+            claim.stop(position)
         self.loop.call_soon_threadsafe(self._cancel, request_id)
 
     def release(self, source_id: str) -> None:

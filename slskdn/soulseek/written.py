@@ -238,11 +238,15 @@ class StreamClaim:
             frozen = self.ranges._drop(end, _END, self.owner)
         self.ranges._notify_frozen(frozen)
 
-    def stop(self) -> int:
+    def stop(self, credited: int | None = None) -> int:
         """No more writes; what was written past the position last reported is forgotten
-        (the swarm never credited this stream with it). Returns that position."""
+        (the swarm never credited this stream with it). ``credited``: the swarm took the
+        reports only this far (later ones were still on their way): forget past it too.
+        Returns the position kept."""
         with self.ranges.lock:
             position = self.reported if self.reported is not None else 0
+            if credited is not None:
+                position = min(position, credited)
             self.stopped = True
             self.limit = position if self.limit is None else min(self.limit, position)
             frozen = self.ranges._drop(self.limit, _END, self.owner)

@@ -59,30 +59,33 @@ MakeSetup = Callable[..., Setup]
 
 def make_setup_factory(tmp_path: Path, started: list[tuple[Engine, Sandbox | None]],
                        ) -> MakeSetup:
-    def make(peers: list[PeerSpec], track: str, size: int) -> Setup:
+    def make(peers: list[PeerSpec], track: str, size: int, seconds: float = 0.0) -> Setup:
+        """``seconds`` > 0: ``track`` (.flac/.mp3) is real audio that long; ``size`` is
+        then what it came to."""
         engine = Engine(load_settings(env={"SLSKDN_APP_DIR": str(tmp_path / "app")})).start()
         started.append((engine, None))
         assert engine.loop is not None
 
         async def up() -> tuple[Sandbox, SoulseekSession]:
-            sandbox = Sandbox(tmp_path / "sandbox", [SandboxFile(track, size)], peers)
+            sandbox = Sandbox(tmp_path / "sandbox", [SandboxFile(track, size, seconds)], peers)
             started[-1] = (engine, sandbox)
             await sandbox.start()
             return sandbox, await sandbox.client("downloader")
 
         sandbox, client = engine.loop.submit(up()).result(30)
-        return Setup(engine, sandbox, client, track, size)
+        return Setup(engine, sandbox, client, track, len(sandbox.content(track)))
 
     return make
 
 
-def setups(tmp_path: Path, track: str, size: int) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
+def setups(tmp_path: Path, track: str, size: int = 0, seconds: float = 0.0,
+           ) -> Iterator[Callable[[list[PeerSpec]], Setup]]:
     """Body of a test module's ``make_setup`` fixture: engines + sandboxes sharing ``track``,
     all stopped at the end (``yield from setups(tmp_path, TRACK, SIZE)``)."""
     started: list[tuple[Engine, Sandbox | None]] = []
     make = make_setup_factory(tmp_path, started)
     try:
-        yield lambda peers: make(peers, track, size)
+        yield lambda peers: make(peers, track, size, seconds)
     finally:
         stop_all(started)
 

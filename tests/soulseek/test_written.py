@@ -91,6 +91,21 @@ def test_a_stopped_stream_keeps_only_what_it_reported(fd: int) -> None:
     assert write(claim, fd, 250, 1, 100) == 0
 
 
+def test_a_stream_cancelled_before_its_last_report_was_taken_keeps_only_what_was(
+        fd: int) -> None:
+    # The swarm cancelled it having taken its reports to 60; the report to 100 was still on
+    # its way. Bytes 60–100 must go, or the next stream there would skip them and be
+    # credited with them (an honest peer blamed for a liar's bytes).
+    ranges = WrittenRanges()
+    claim, nxt = ranges.stream(), ranges.stream()
+    write(claim, fd, 0, 1, 100)
+    assert claim.advance() == 100
+    assert claim.stop(credited=60) == 60
+    assert ranges.spans() == [(0, 60, claim.owner)]
+    assert write(nxt, fd, 60, 2, 40) == 40
+    assert content(fd)[60:100] == b"\x02" * 40
+
+
 def test_positions_are_passed_on_once_and_capped_at_the_limit(fd: int) -> None:
     ranges = WrittenRanges()
     claim = ranges.stream()

@@ -40,7 +40,7 @@ class RecordingTransport:
     def set_end(self, request_id: int, end: int) -> None:
         pass
 
-    def cancel(self, request_id: int) -> None:
+    def cancel(self, request_id: int, position: int) -> None:
         pass
 
     def release(self, source_id: str) -> None:

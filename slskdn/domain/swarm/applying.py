@@ -93,7 +93,7 @@ class Applying:
                 else:
                     for t in list(src.transfers.values()):
                         if t.start < end and start < t.end:
-                            self.transport.cancel(t.request_id)
+                            self.transport.cancel(t.request_id, t.position)
                             self._drop(t)
                     if d.backoff:
                         # Found far below its usual rate before a stall verdict could be

@@ -50,8 +50,10 @@ class RangeTransport(Protocol):
     def set_end(self, request_id: int, end: int) -> None:
         """Move where the transfer stops. At or before its position it stops now."""
 
-    def cancel(self, request_id: int) -> None:
-        """Close the transfer now; no further callbacks for it."""
+    def cancel(self, request_id: int, position: int) -> None:
+        """Close the transfer now; no further callbacks for it. ``position``: how far the
+        session took its reports. Bytes it delivered past that (reports still on their way)
+        are not its own: the next source there writes them again."""
 
     def release(self, source_id: str) -> None:
         """Give up a negotiating or ready Soulseek source without fetching anything."""

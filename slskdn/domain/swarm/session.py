@@ -351,7 +351,7 @@ class SwarmSession(Applying, Racing, Verification, FrameChecking):
     # --- completion ----------------------------------------------------------------------
 
     def _cancel(self, t: Transfer, now: float, reason: str, backoff: bool = False) -> None:
-        self.transport.cancel(t.request_id)
+        self.transport.cancel(t.request_id, t.position)
         self._log(now, Cancel(t.source_id, t.position, t.end, reason, backoff))
         if backoff:
             self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s
@@ -365,7 +365,7 @@ class SwarmSession(Applying, Racing, Verification, FrameChecking):
     def _finish(self, now: float, complete: bool, verified: bool, sha: str | None,
                 failure: str | None) -> None:
         for t in list(self.transfers.values()):
-            self.transport.cancel(t.request_id)
+            self.transport.cancel(t.request_id, t.position)
             self._drop(t)
         for src in self.sources.values():
             if src.state in ("negotiating", "queued", "ready"):

@@ -297,7 +297,7 @@ class Verification:
         self.ledger.convict(source_id, None, reason)
         self._observe_corrupt(source_id, now)
         for t in list(src.transfers.values()):
-            self.transport.cancel(t.request_id)
+            self.transport.cancel(t.request_id, t.position)
             self._drop(t)
         if src.state in ("negotiating", "queued", "ready"):
             self.transport.release(source_id)
