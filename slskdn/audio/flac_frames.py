@@ -3,7 +3,10 @@
 Every FLAC frame ends with a CRC-16 of itself and every frame header with a CRC-8 of the
 header, so a frame that lies wholly inside one peer's bytes and fails its CRC-16 proves that
 peer sent wrong bytes (or the file is damaged there). Frame boundaries are only known from
-headers (RFC 9639 section 9.1), so the last frame in a span is never judged.
+headers (RFC 9639 section 9.1), so the last frame in a span is judged only when no header
+follows it where one must (a frame cannot be longer than its samples stored verbatim): the
+bytes after a frame start then are no FLAC at all (zeros of an unfinished copy, another
+file's bytes), which no CRC could show.
 """
 
 from __future__ import annotations
@@ -173,8 +176,9 @@ def scan_frames(data: bytes | bytearray | memoryview, offset: int, *, synced: bo
     """Check the whole frames in `data`, which holds the file's bytes [offset, offset+len(data)).
 
     `synced`: `offset` is known to be a frame start (from an earlier scan, or
-    first_frame_offset). The last frame in `data` is never judged (its end is only known from
-    the next header), so checked_to is the last frame start found.
+    first_frame_offset). The last frame in `data` is not judged (its end is only known from
+    the next header), so checked_to is the last frame start found — unless no header follows
+    within `longest_frame` of it: then that stretch is reported bad.
     """
     buf = data if isinstance(data, bytes | bytearray) else bytes(data)
     bad: list[tuple[int, int]] = []
@@ -193,7 +197,56 @@ def scan_frames(data: bytes | bytearray | memoryview, offset: int, *, synced: bo
             if not ok:
                 bad.append((offset + h.pos, offset + nxt.pos))
             h = nxt
+        longest = longest_frame(h)
+        if longest is not None and len(buf) - h.pos >= longest + MAX_HEADER:
+            # No next header where one must be: the frame's bytes run on into something that
+            # is no FLAC (zeros of an unfinished copy, another file's bytes).
+            bad.append((offset + h.pos, offset + h.pos + longest))
     return FrameScan(offset + h.pos, True, tuple(bad))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What every frame of one FLAC stream shares: its header's stream fields, and more bytes
+    than any of its frames can take (so any stretch of the audio that long holds a header)."""
+
+    stream: tuple[int, int, int, int]
+    longest: int
+
+
+def frame_layout(data: bytes | bytearray) -> Layout | None:
+    """The layout of the stream whose frame header starts `data` (None: no valid header, or
+    frames too large to bound). A variable-blocksize stream is bounded by its largest block."""
+    h = _parse(data, 0)
+    if h is None:
+        return None
+    longest = longest_frame(h if not h.stream[0] & 1 else _Header(0, 0, 0, 0xFFFF, h.stream))
+    return Layout(h.stream, longest) if longest is not None else None
+
+
+def has_header(data: bytes | bytearray | memoryview, layout: Layout) -> bool:
+    """Whether a valid frame header of that stream starts anywhere in `data`."""
+    buf = data if isinstance(data, bytes | bytearray) else bytes(data)
+    sync = bytes([0xFF, layout.stream[0]])
+    return any(h.stream == layout.stream and h.end <= len(buf)
+               for h in _headers(buf, 0, len(buf), (sync,), MAX_SYNC_CANDIDATES))
+
+
+_BITS = {1: 8, 2: 12, 4: 16, 5: 20, 6: 24, 7: 32}  # sample size codes; 0: see STREAMINFO
+
+
+def longest_frame(h: _Header) -> int | None:
+    """More bytes than the frame starting with `h` can take (None: too many to judge).
+
+    An encoder stores a subframe verbatim rather than let it grow past that: the header, the
+    samples at full width (a side channel one bit wider) and each subframe's header with its
+    wasted-bits count, plus the CRC-16 — with an eighth more for encoders we never met.
+    """
+    bits = _BITS.get(h.stream[3], 32)
+    channels = h.stream[2]
+    payload = channels * (8 + bits + h.block_size * (bits + 1))
+    bound = (MAX_HEADER + payload // 8 + 1 + 2) * 9 // 8 + 64
+    return bound if bound <= MAX_FRAME else None
 
 
 def first_frame_offset(head: bytes) -> int | None:

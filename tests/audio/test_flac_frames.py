@@ -247,6 +247,30 @@ def test_a_damaged_first_frame_only_delays_sync(flac: Flac) -> None:
     assert result == FrameScan(flac.starts[-1], True, ())
 
 
+def test_bytes_that_stop_being_flac_are_reported_from_the_last_frame_start(flac: Flac) -> None:
+    # An unfinished copy: zeros from the middle of frame i on, same size.
+    i = len(flac.starts) // 2
+    start, end = flac.starts[i], flac.starts[i + 1]
+    cut = (start + end) // 2
+    data = flac.data[:cut] + bytes(len(flac.data) - cut)
+    result = scan_from(data, flac.starts[0], synced=True)
+    assert result.checked_to == start and result.synced
+    ((a, b),) = result.bad
+    longest = max(y - x for x, y in itertools.pairwise(flac.starts))
+    assert a == start and longest < b - a <= 64 * 1024
+    # As the zeros arrive, nothing is said until a frame could not be that long.
+    assert scan_in_pieces(data, flac.starts[0], [cut + 100, b - 100], synced=True) == result
+    assert scan_frames(data[start:b], start, synced=True) == FrameScan(start, True, ())
+
+
+def test_the_last_frame_of_the_file_is_not_mistaken_for_one_that_never_ends(flac: Flac) -> None:
+    last = flac.starts[-1]
+    assert scan_from(flac.data, last, synced=True) == FrameScan(last, True, ())
+    # An ID3v1 tag after it (128 bytes) is no frame either, but far too short to judge.
+    tagged = flac.data + b"TAG" + bytes(125)
+    assert scan_from(tagged, flac.starts[-3], synced=True) == FrameScan(last, True, ())
+
+
 # --- a variable-blocksize stream -----------------------------------------------------------
 
 
@@ -305,11 +329,15 @@ def test_garbage_and_empty_input_find_nothing(synced: bool) -> None:
         bytes(1000),
         b"\xff" * 100_000,
         b"\xff\xf8" * 100_000,
-        frame * 5_000,  # the same valid header over and over: never a successor
         rng.integers(0, 256, size=1 << 20, dtype=np.uint8).tobytes(),
     ]
     for data in inputs:
         assert scan_frames(data, 1000, synced=synced) == FrameScan(1000, synced, ())
+    # The same valid header over and over never has a successor: unsynced, nothing is found;
+    # from a known frame start, that frame never ends.
+    repeated = scan_frames(frame * 5_000, 1000, synced=synced)
+    assert repeated.checked_to == 1000 and repeated.synced == synced
+    assert [a for a, _ in repeated.bad] == ([1000] if synced else [])
 
 
 # --- property ------------------------------------------------------------------------------

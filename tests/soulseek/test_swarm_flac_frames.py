@@ -41,9 +41,9 @@ def test_a_peer_with_scattered_bit_errors_is_convicted_by_its_frames(make_setup:
     assert result.ok, result.reason
     assert result.sha256 == setup.sandbox.sha256(TRACK) == on_disk(result)
     assert set(result.convicted) == {"liar"}, result.convicted  # no honest peer blamed
-    assert "fails its CRC" in result.convicted["liar"]
+    assert "no valid FLAC frame" in result.convicted["liar"]
     said = notes(result)
-    assert any(n.startswith("liar suspended: the frame at") for n in said), said
+    assert any(n.startswith("liar suspended: its bytes at") for n in said), said
     # Found while the file arrived, not by the audio MD5 check at the end.
     assert not any("check failed" in n for n in said), said
     corrupt = [e for e in setup.events() if e["type"] == "Peer.CorruptDataSent"]
@@ -58,4 +58,32 @@ def test_honest_peers_of_a_flac_are_never_suspected(make_setup: Any) -> None:
     assert result.ok, result.reason
     assert result.sha256 == setup.sandbox.sha256(TRACK) == on_disk(result)
     assert result.convicted == {}
-    assert not any("CRC" in n for n in notes(result)), notes(result)
+    assert not any("FLAC frame" in n for n in notes(result)), notes(result)
+
+
+@pytest.mark.parametrize("liar_first", [True, False], ids=["runs-into-it", "starts-in-it"])
+def test_a_peer_whose_copy_stops_being_flac_is_convicted_by_its_frames(
+        make_setup: Any, liar_first: bool) -> None:
+    # From 256 KiB on its copy is something else (every byte changed): no frame header is
+    # left there, so no CRC can fail. Whoever answers our first request late (a second one,
+    # a second later) arrives when the others stream already. Liar first: its stream starts
+    # at 0 and runs into that stretch, where the frame it was in never ends. Liar last: its
+    # stream starts inside it and never syncs, but the others' frames showed how long a frame
+    # can be, and a stretch twice that with no header is no FLAC.
+    late = Misbehaviour(ignore_queue_requests=1)
+    junk = (256 * 1024, 1 << 30)
+    setup = make_setup([
+        PeerSpec("liar", upload_kbps=1024, misbehaviour=Misbehaviour(
+            corrupt=junk, ignore_queue_requests=0 if liar_first else 1)),
+        PeerSpec("honest-1", upload_kbps=512, misbehaviour=late if liar_first else Misbehaviour()),
+        PeerSpec("honest-2", upload_kbps=512, misbehaviour=late if liar_first else Misbehaviour()),
+    ])
+    result = setup.download()
+
+    assert result.ok, result.reason
+    assert result.sha256 == setup.sandbox.sha256(TRACK) == on_disk(result)
+    assert set(result.convicted) == {"liar"}, result.convicted
+    assert "no valid FLAC frame" in result.convicted["liar"], result.convicted
+    said = notes(result)
+    assert any(n.startswith("liar suspended: its bytes at") for n in said), said
+    assert not any("check failed" in n for n in said), said

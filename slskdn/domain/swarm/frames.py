@@ -26,7 +26,9 @@ from .tracking import SourceRuntime, Transfer
 if TYPE_CHECKING:
     from .integrity import IntegrityLedger
 
-FRAME_SUSPECT = "sent a frame that fails its CRC"
+FRAME_SUSPECT = "sent a broken frame"
+# What the format check found wrong (FLAC, the only format checked so far).
+BROKEN = "a CRC fails, or no frame header is where one must be"
 
 
 class FrameChecking:
@@ -99,8 +101,8 @@ class FrameChecking:
                     seg.source in suspects for seg in segments if seg.start < end):
                 continue
             scan = self.format_check.scan(start, tail, True)
-            if scan.checked_to < end:
-                continue  # no header where the frame should end: wait for more bytes
+            if scan.checked_to <= start and span not in scan.bad:
+                continue  # the frame's end is not here yet: wait for more bytes
             if span not in scan.bad:
                 del self._bad_frames[span]
                 for suspect in suspects:
@@ -136,15 +138,15 @@ class FrameChecking:
             return  # nobody else could fetch the frame: the end check will judge the file
         suspects[sid] = digest
         for t in list(src.transfers.values()):
-            self._cancel(t, now, "sent a frame that fails its CRC")
+            self._cancel(t, now, FRAME_SUSPECT)
         if src.state in ("negotiating", "queued", "ready"):
             self.transport.release(sid)
             src.state = "idle"
         src.suspended = FRAME_SUSPECT
         self.part.discard(start, end)
         self.range_map.invalidate(sid, start, end)
-        self._log(now, Rebalance(f"{sid} suspended: the frame at {start}–{end} it sent fails "
-                                 "its CRC; fetching that frame from another source"))
+        self._log(now, Rebalance(f"{sid} suspended: its bytes at {start}–{end} are no valid "
+                                 f"FLAC frame ({BROKEN}); fetching them from another source"))
         self._replan = True
 
     def _file_damaged(self, span: tuple[int, int], now: float) -> None:
@@ -166,5 +168,5 @@ class FrameChecking:
         """Others sent a copy of a failed frame that passes: the suspect sent wrong bytes."""
         if suspect in self.ledger.convicted:
             return
-        self.convict(suspect, f"sent a frame that fails its CRC ({span[0]}–{span[1]}); "
-                              "the copy others sent passes", now)
+        self.convict(suspect, f"sent bytes that are no valid FLAC frame ({span[0]}–{span[1]}: "
+                              f"{BROKEN}); the copy others sent passes", now)
