@@ -164,6 +164,11 @@ def download(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Through the daemon: wait for the end.")
     ] = True,
+    play: Annotated[
+        bool,
+        typer.Option("--play", help="Playback mode: fetch what a player needs next first "
+                     "(move its play head with `slskdn seek JOB SECONDS`)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Download a file from one peer, or from every peer that shares a copy of it."""
@@ -171,7 +176,8 @@ def download(
         fail("give USER PATH, or --query", code=EXIT_BAD_INPUT)
     try:
         request = DownloadRequest(username=user, path=path, query=query,
-                                  multi_source=multi_source, window=window)  # fmt: skip
+                                  multi_source=multi_source, window=window,
+                                  play=play)  # fmt: skip
     except ValidationError as exc:
         fail(f"bad download request: {exc.errors()[0]['msg']}", code=EXIT_BAD_INPUT)
     config = session_settings(sandbox, root, "slskdn-download")
@@ -195,6 +201,30 @@ def download(
     _print_download(outcome, json_output)
     if not outcome["ok"]:
         raise typer.Exit(1)
+
+
+def seek(
+    job_id: Annotated[str, typer.Argument(help="The playback download's job id.")],
+    seconds: Annotated[float, typer.Argument(help="Where the player is, in seconds.", min=0)],
+    sandbox: SandboxOption = False,
+    root: RootOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Move a playback download's play head (through the running daemon)."""
+    daemon = _daemon_for(session_settings(sandbox, root, "slskdn-seek"), True)
+    if daemon is None:
+        fail("no daemon is running: a play head lives in the daemon (`slskdn daemon`)")
+    with daemon:
+        try:
+            outcome = daemon.seek(job_id, seconds)
+        except DaemonError as exc:
+            fail(str(exc))
+    if json_output:
+        print_json(outcome)
+    else:
+        play = outcome["play"]
+        console.print(f"job {job_id}: play head at {play['seconds']:.1f} s "
+                      f"(byte {play['offset']:,})", highlight=False)  # fmt: skip
 
 
 def _run_here(config: SessionConfig, request: DownloadRequest) -> dict[str, Any]:
@@ -254,3 +284,4 @@ def demo(root: RootOption = None, json_output: JsonOption = False) -> None:
 def register(app: typer.Typer) -> None:
     app.command("search")(search)
     app.command("download")(download)
+    app.command("seek")(seek)

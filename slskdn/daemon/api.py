@@ -20,7 +20,7 @@ from slskdn import __version__
 from slskdn.soulseek.lookup import group_record, probe_groups, search_groups
 
 from .downloads import DownloadService
-from .requests import DownloadRequest, SearchRequest
+from .requests import DownloadRequest, PlayPosition, SearchRequest
 
 PREFIX = "/api/v0"
 
@@ -79,6 +79,15 @@ def create_app(service: DownloadService, keys: list[str], network: dict[str, Any
             raise HTTPException(status.HTTP_404_NOT_FOUND,
                                 f"no download {job_id} in this daemon")  # fmt: skip
         return found
+
+    @app.post(f"{PREFIX}/downloads/{{job_id}}/play-position", dependencies=guarded)
+    async def move_play_head(job_id: UUID, body: PlayPosition) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(service.seek, job_id, body)
+        except KeyError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from None
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
     @app.delete(f"{PREFIX}/downloads/{{job_id}}", dependencies=guarded)
     async def cancel_download(job_id: UUID) -> dict[str, Any]:

@@ -58,6 +58,10 @@ class DaemonClient:
     def download(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/downloads/{job_id}"))
 
+    def seek(self, job_id: str, seconds: float) -> dict[str, Any]:
+        return dict(self._call("POST", f"/downloads/{job_id}/play-position",
+                               json={"seconds": seconds}))  # fmt: skip
+
     def cancel(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("DELETE", f"/downloads/{job_id}"))
 

@@ -28,6 +28,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from slskdn.domain.candidates import playback_kbps
 from slskdn.domain.ids import peer_id
 from slskdn.domain.job import Job
 from slskdn.domain.swarm.decisions import SOULSEEK
@@ -45,10 +46,11 @@ from slskdn.soulseek.lookup import (
     group_for_file,
     group_for_query,
 )
+from slskdn.soulseek.play_head import PlayHead
 from slskdn.soulseek.swarm_download import SwarmDownloadResult, download_multi_source
 from slskdn.swarm_settings import session_config
 
-from .requests import DownloadRequest
+from .requests import DownloadRequest, PlayPosition
 
 log = get_logger(__name__)
 
@@ -72,6 +74,7 @@ class Download:
     probe: dict[str, Any] | None = None  # who a probed query left out, and why
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    play_head: PlayHead | None = None  # playback mode, once the file is known
 
     def record(self, bytes_received: int | None = None) -> dict[str, Any]:
         r = self.result
@@ -91,6 +94,11 @@ class Download:
             "convicted": r.convicted if r else {},
             "reason": self.reason,
             "probe": self.probe,
+            "play": None if self.play_head is None else {
+                "offset": self.play_head.position,
+                "seconds": round(self.play_head.seconds, 3),
+                "bitrate_kbps": round(self.play_head.bitrate_kbps, 1),
+            },
         }
 
 
@@ -145,6 +153,26 @@ class DownloadService:
         download.reason = CANCELLED
         download.stop.set()
         return True
+
+    def seek(self, job_id: UUID, position: PlayPosition) -> dict[str, Any]:
+        """Move a playback download's play head. KeyError: no such download here;
+        ValueError: it is not in playback mode, or not downloading (yet, or any more)."""
+        download = self.get(job_id)
+        if download is None:
+            raise KeyError(f"no download {job_id} in this daemon")
+        if download.request is None or not download.request.play:
+            raise ValueError(f"download {job_id} is not in playback mode (ask with play)")
+        head = download.play_head
+        if head is None or download.done.is_set() or download.state != "downloading":
+            raise ValueError(f"download {job_id} is {download.state}: no play head to move")
+        if position.seconds is not None:
+            offset = head.offset_of(position.seconds)
+        else:
+            assert position.offset is not None
+            offset = position.offset
+        head.seek_offset(min(offset, download.size))  # past the end: the end
+        log.info("play head moved", job_id=str(job_id), offset=head.position)
+        return download.record()
 
     def resume_unfinished(self) -> list[Download]:
         """Queue every transfer the log says is unfinished and has a destination."""
@@ -262,6 +290,8 @@ class DownloadService:
                 return
             group, download.probe = found.group, found.probe
             download.name, download.size = group.name, group.size
+            if request.play:
+                download.play_head = PlayHead(playback_kbps(group))
             # A peer's file keeps the name it was asked by, not another copy's spelling of it.
             dest = self.session.local_path_for(request.path or group.offers[0].path)
             kept = _probed_into_part(found.probed, dest, group.size)
@@ -306,6 +336,7 @@ class DownloadService:
             resume_transfer=download.transfer_id if resume is not None else None,
             kept=resume if resume is not None else probed,
             on_transfer=lambda tid: setattr(download, "transfer_id", tid),
+            play_head=download.play_head,
         )  # fmt: skip
         self._end(download, result)
 

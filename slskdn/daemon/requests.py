@@ -24,6 +24,8 @@ class DownloadRequest(BaseModel):
     query: str | None = Field(default=None, min_length=1)
     multi_source: bool = True
     window: float = Field(default=5.0, gt=0, le=120, description="seconds of search")
+    play: bool = Field(default=False, description="playback mode: the bytes a player needs "
+                       "next first (move the play head with POST .../play-position)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> DownloadRequest:
@@ -59,6 +61,21 @@ class DownloadRequest(BaseModel):
         if username and path:
             return cls(username=username, path=path)
         return None
+
+
+class PlayPosition(BaseModel):
+    """Where the player is: ``seconds`` into the audio, or a byte ``offset``."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    seconds: float | None = Field(default=None, ge=0)
+    offset: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> PlayPosition:
+        if (self.seconds is None) == (self.offset is None):
+            raise ValueError("give seconds or offset (one of them)")
+        return self
 
 
 class SearchRequest(BaseModel):

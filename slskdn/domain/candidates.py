@@ -40,6 +40,7 @@ class Offer:
     bitrate: int | None = None  # kbps, as the peer's attributes say (lossy files)
     sample_rate: int | None = None  # Hz (lossless files)
     bit_depth: int | None = None  # bits (lossless files)
+    duration: int | None = None  # seconds, as the peer's attributes say
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -165,6 +166,25 @@ def group_variant(group: CandidateGroup) -> Variant | None:
         _most_common(o.sample_rate for o in group.offers),
         _most_common(o.bit_depth for o in group.offers),
     )
+
+
+CD_KBPS = 1411.2  # 44.1 kHz × 16 bit × 2 channels, uncompressed
+
+
+def playback_kbps(group: CandidateGroup) -> float:
+    """The rate a player reads the file at, for playback mode: its size over the duration
+    most peers report; failing that, a lossy file's bitrate; failing that, what its samples
+    would take uncompressed (stereo; CD quality when unknown). Those last guesses read fast,
+    so the zones cover at least the seconds they are meant to."""
+    duration = _most_common(o.duration for o in group.offers)
+    if duration:
+        return group.size * 8 / 1000 / duration
+    variant, bitrate = group_variant(group), _most_common(o.bitrate for o in group.offers)
+    if variant is not None and not variant.lossless and bitrate:
+        return float(bitrate)
+    rate = _most_common(o.sample_rate for o in group.offers)
+    depth = _most_common(o.bit_depth for o in group.offers)
+    return rate * depth * 2 / 1000 if rate and depth else CD_KBPS
 
 
 def quality_ranks(groups: Sequence[CandidateGroup]) -> dict[tuple[str, int], int]:

@@ -86,7 +86,7 @@ class ProbedCandidates:
 def offers_of(results: Sequence[SearchResult]) -> list[Offer]:
     """Search results as domain offers (with the attributes quality ranking uses)."""
     return [Offer(r.username, r.path, r.size, r.speed, r.free_slot, r.queue_length, r.bitrate,
-                  r.sample_rate, r.bit_depth) for r in results]  # fmt: skip
+                  r.sample_rate, r.bit_depth, r.duration) for r in results]  # fmt: skip
 
 
 def probe_part(directory: Path, key: tuple[str, str, int]) -> Path:

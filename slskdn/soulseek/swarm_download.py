@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from slskdn.engine import Engine
 from slskdn.logs import get_logger
 
 from .client import SoulseekSession
+from .play_head import PlayHead
 from .swarm_transport import DiskPartFile, SoulseekRangeTransport, StreamRecord
 
 log = get_logger(__name__)
@@ -88,6 +89,7 @@ def download_multi_source(
     resume_transfer: UUID | None = None,
     kept: KeptBytes | None = None,
     on_transfer: Callable[[UUID], None] | None = None,
+    play_head: PlayHead | None = None,
 ) -> SwarmDownloadResult:
     """Fetch the ``size``-byte file that each (username, remote path) in ``sources`` shares.
 
@@ -100,6 +102,9 @@ def download_multi_source(
     and its part file is kept, to be resumed by passing ``resume_transfer`` (its id) and
     ``kept`` (``domain.transfer_progress.kept_bytes`` of its events) — those bytes are not
     fetched again. ``on_transfer`` is told the transfer id as soon as it exists.
+
+    ``play_head``: playback mode — the bytes a player at that position needs next come first
+    (priority zones), and the swarm follows the head wherever it is moved while it runs.
     """
     actors, loop_thread = engine.actors, engine.loop
     if actors is None or loop_thread is None:
@@ -112,6 +117,8 @@ def download_multi_source(
     part_path = Path(part_path) if part_path is not None else dest_path.with_name(
         dest_path.name + ".part")
     config = config or SessionConfig()
+    if play_head is not None:
+        config = replace(config, playback_bitrate_kbps=play_head.bitrate_kbps)
 
     users = list(dict.fromkeys(user for user, _ in sources))  # one source per peer
     remote = {user: path for user, path in reversed(list(sources))}
@@ -184,6 +191,11 @@ def download_multi_source(
     failure: str | None = None
     try:
         listener.call("start", started)
+        if play_head is not None:
+            # Where it is now (before any source is ready), then wherever it is moved.
+            listener.call("set_play_position", play_head.position, started)
+            play_head.follow(
+                lambda offset: listener.call("set_play_position", offset, time.monotonic()))
         loop_thread.loop.call_soon_threadsafe(
             lambda: loop_thread.loop.call_later(interval, tick))
         try:
@@ -195,6 +207,8 @@ def download_multi_source(
         except Exception as exc:  # the driver crashed
             failure = f"swarm driver failed: {exc!r}"
     finally:
+        if play_head is not None:
+            play_head.follow(None)
         driver.stop()
         try:
             loop_thread.submit(transport.close()).result(timeout=30)

@@ -98,3 +98,49 @@ def test_a_download_killed_with_the_daemon_resumes_without_refetching_kept_bytes
     # fetch cross-checks the last blocks of another's largest unverified range, 4 blocks at
     # most, once per source): never the bulk of what was kept.
     assert checked <= 3 * SPOT_BLOCKS * BLOCK, f"{checked} kept bytes fetched again"
+
+
+def test_a_playback_download_moves_its_play_head_over_http_and_the_cli(
+    tmp_path: Path, network: Network
+) -> None:
+    daemon = Daemon(tmp_path, network.env(tmp_path))
+    try:
+        # A download asked without play has no play head (cancelled at once: one file, one
+        # part file at a time).
+        plain_id = daemon.http.post("/downloads", json={"query": "Long Track"}).json()["job_id"]
+        assert daemon.http.delete(f"/downloads/{plain_id}").status_code == 200
+        daemon.wait(plain_id, lambda r: r["state"] == "cancelled")
+        job = daemon.http.post("/downloads", json={"query": "Long Track", "window": 2,
+                                                   "play": True})
+        assert job.status_code == 202, job.text
+        job_id = job.json()["job_id"]
+        daemon.wait(job_id, lambda r: r["state"] == "downloading")
+
+        moved = daemon.http.post(f"/downloads/{job_id}/play-position", json={"seconds": 20})
+        assert moved.status_code == 200, moved.text
+        play = moved.json()["play"]
+        # A .bin has no duration: the rate is CD audio's, uncompressed (1411.2 kbps).
+        assert play["bitrate_kbps"] == 1411.2
+        assert play["offset"] == 20 * 1411200 // 8 and play["seconds"] == 20.0
+        by_cli = daemon.cli("seek", job_id, "3.5")
+        assert by_cli.returncode == 0, by_cli.stderr
+        assert "play head at 3.5 s" in by_cli.stdout
+        assert daemon.download(job_id)["play"]["offset"] == int(3.5 * 1411200 / 8)
+
+        not_playing = daemon.http.post(f"/downloads/{plain_id}/play-position",
+                                       json={"seconds": 1})
+        assert not_playing.status_code == 409 and "playback" in not_playing.text
+        unknown = daemon.http.post("/downloads/00000000-0000-0000-0000-000000000000"
+                                   "/play-position", json={"seconds": 1})
+        assert unknown.status_code == 404
+        both = daemon.http.post(f"/downloads/{job_id}/play-position",
+                                json={"seconds": 1, "offset": 5})
+        assert both.status_code == 422
+
+        done = daemon.wait(job_id, lambda r: r["state"] in {"completed", "failed"})
+        assert done["state"] == "completed", done
+        assert sha256(Path(done["path"])) == network.sandbox.sha256(TRACK)
+        late = daemon.http.post(f"/downloads/{job_id}/play-position", json={"seconds": 1})
+        assert late.status_code == 409 and "completed" in late.text
+    finally:
+        assert daemon.stop() == 0

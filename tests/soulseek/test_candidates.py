@@ -4,12 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slskdn.domain.candidates import (
+    CD_KBPS,
     CandidateGroup,
     Offer,
     choose_group,
     file_name,
     group_offers,
     offer_variant,
+    playback_kbps,
     quality_ranks,
     rank_groups,
 )
@@ -117,3 +119,14 @@ def test_every_peer_appears_once_per_group_and_groups_are_ordered(offers: list[O
     assert keys == sorted(keys)
     distinct = {(o.username, file_name(o.path).casefold(), o.size) for o in offers}
     assert sum(g.sources for g in groups) == len(distinct)
+
+
+def test_a_player_reads_the_file_at_its_size_over_the_duration_peers_report() -> None:
+    def group(name: str, size: int, **attrs: int | None) -> CandidateGroup:
+        return CandidateGroup(name, size, (Offer("a", name, size, **attrs),
+                                           Offer("b", name, size, **attrs)))
+
+    assert playback_kbps(group("t.flac", 30_000_000, duration=240)) == 1000.0
+    assert playback_kbps(group("t.mp3", 9_000_000, bitrate=320)) == 320.0  # no duration
+    assert playback_kbps(group("t.flac", 9_000_000, sample_rate=48000, bit_depth=24)) == 2304.0
+    assert playback_kbps(group("t.flac", 9_000_000)) == CD_KBPS == 1411.2
