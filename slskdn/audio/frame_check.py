@@ -36,16 +36,20 @@ class FlacFrameCheck:
             return self._recheck_headerless(start, data)
         result = scan_frames(data, start, synced=synced)
         if result.synced:
-            self._learn(result.checked_to, data[result.checked_to - start:])
+            self._learn(start if synced else None, result.checked_to, data)
         elif not result.bad:
             return self._judge_unsynced(start, data, result)
         return result
 
-    def _learn(self, frame_start: int, head: bytes | bytearray | memoryview) -> None:
+    def _learn(self, start: int | None, frame_start: int,
+               data: bytes | bytearray | memoryview) -> None:
+        """``frame_start`` is a frame start: the audio begins there or before. ``start``, when
+        given, is one too, and the frame there was judged if the scan went past it: it is not
+        the file's last, whose few left-over samples would bound every frame far too short."""
         if self._audio_from is None or frame_start < self._audio_from:
             self._audio_from = frame_start
-        if self._layout is None:
-            self._layout = frame_layout(bytes(head[:MAX_HEADER]))
+        if self._layout is None and start is not None and frame_start > start:
+            self._layout = frame_layout(bytes(data[:MAX_HEADER]))
 
     def _stretch(self, start: int) -> int | None:
         """How many bytes from ``start`` must hold a frame (None: unknown here)."""
