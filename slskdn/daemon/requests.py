@@ -68,7 +68,7 @@ class PlayPosition(BaseModel):
 
     model_config = {"extra": "forbid", "frozen": True}
 
-    seconds: float | None = Field(default=None, ge=0)
+    seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     offset: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")

@@ -55,10 +55,9 @@ class DiskPartFile:
 
     def read(self, start: int, end: int) -> bytes:
         """Bytes [start, end) as assembled (a format check reads what arrived)."""
-        end = min(end, self.size)
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            return f.read(max(0, end - start))
+        chunks: list[bytes] = []
+        self._read(start, end, chunks.append)
+        return b"".join(chunks)
 
     def sha256(self) -> str:
         h = hashlib.sha256()

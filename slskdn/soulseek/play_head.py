@@ -8,6 +8,7 @@ callback): the running swarm is told at once and plans again.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ class PlayHead:
     """A play position in bytes, moved by seconds at ``bitrate_kbps`` or by byte offset."""
 
     def __init__(self, bitrate_kbps: float, position: int = 0) -> None:
-        if bitrate_kbps <= 0:
+        if not (math.isfinite(bitrate_kbps) and bitrate_kbps > 0):
             raise ValueError(f"a play head needs a positive bitrate, not {bitrate_kbps}")
         self.bitrate_kbps = bitrate_kbps
         self._position = max(0, position)
@@ -34,7 +35,7 @@ class PlayHead:
 
     def offset_of(self, seconds: float) -> int:
         """The byte offset ``seconds`` into the audio."""
-        if seconds < 0:
+        if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"a play position is ≥ 0 s, not {seconds}")
         return int(seconds * self.bitrate_kbps * 1000 / 8)
 

@@ -159,7 +159,7 @@ class FrameChecking:
                     self.sources[sid].suspended = None
         self._bad_frames.clear()
         self._log(now, Rebalance(
-            f"frame at {span[0]}–{span[1]} fails its CRC alike in more than one copy "
+            f"frame at {span[0]}–{span[1]} fails its check alike in more than one copy "
             f"({', '.join(names)} and another): the file itself is damaged there; "
             "format checks are off for it"))
         self._replan = True
