@@ -8,8 +8,6 @@ were let go instead of taking part of its range.
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from slskdn.domain.swarm.decisions import SOULSEEK, Release, Steal
@@ -17,34 +15,10 @@ from slskdn.domain.swarm.session import SwarmSession
 from slskdn.domain.swarm.tracking import BURST_S, SourceRuntime, SourceSpec
 from slskdn.simulation.content import MemoryPartFile
 
+from .recording import RecordingTransport
+
 KIB = 1024
 SIZE = 50_000_000
-
-
-class RecordingTransport:
-    """A transport that only records what the session asks of it."""
-
-    def __init__(self) -> None:
-        self.requests: dict[int, tuple[str, int, int]] = {}
-        self.released: list[str] = []
-        self._ids = itertools.count(1)
-
-    def negotiate(self, source_id: str) -> None:
-        pass
-
-    def request(self, source_id: str, start: int, end: int) -> int:
-        request_id = next(self._ids)
-        self.requests[request_id] = (source_id, start, end)
-        return request_id
-
-    def set_end(self, request_id: int, end: int) -> None:
-        pass
-
-    def cancel(self, request_id: int, position: int) -> None:
-        pass
-
-    def release(self, source_id: str) -> None:
-        self.released.append(source_id)
 
 
 def test_a_burst_at_the_start_of_a_stream_is_not_a_rate() -> None:

@@ -94,6 +94,8 @@ class Applying:
                     for t in list(src.transfers.values()):
                         if t.start < end and start < t.end:
                             self.transport.cancel(t.request_id, t.position)
+                            src.stream_closed(t, now, self.config.scheduler.block_size,
+                                              self.config.failure_backoff_s)
                             self._drop(t)
                     if d.backoff:
                         # Found far below its usual rate before a stall verdict could be

@@ -40,6 +40,9 @@ from .zones import Zone
 # An overlay peer silent this long on the chunk it is serving holds its queued chunks back
 # from everyone: they are handed back before the stall verdict (which takes a whole window).
 QUEUE_SILENCE_S = 2.0
+# ... or this long once its silence put it far below its usual rate: waiting the full 2 s left
+# its queue to be raced a chunk at a time, each race a Soulseek negotiation.
+QUEUE_SILENCE_MIN_S = 0.5
 
 
 def plan(snapshot: SwarmSnapshot, config: SchedulerConfig) -> list[Decision]:
@@ -55,7 +58,7 @@ class _Planner(ExtendPlanner, OverlayPlanner):
             self._bind_ready(v)
         self._extend_streams()
         for v in self._by_cost(s for s in self.s.sources if s.kind == OVERLAY):
-            if self._usable(v) and v.state != "dead":
+            if self._usable(v) and v.state != "dead" and not self._queue_stalled(v):
                 self._fill_overlay(v)
         self._negotiate()
         if self.playback and self.config.pull_to_play_head:
@@ -73,10 +76,7 @@ class _Planner(ExtendPlanner, OverlayPlanner):
         for v in self.s.sources:
             if v.state in ("negotiating", "queued") and v.verdict:
                 self.decisions.append(Cancel(v.source_id, 0, 0, v.verdict))
-            elif v.kind == OVERLAY and len(v.requests) > 1 and (
-                    v.verdict or self.now - max(v.data_at or 0.0,
-                                                *(r.progress_at for r in v.requests))
-                    > QUEUE_SILENCE_S):
+            elif v.kind == OVERLAY and len(v.requests) > 1 and self._queue_stalled(v):
                 # Silence counts from the source's last byte on any chunk: right after a chunk
                 # completes, the next one has no byte yet and only its request time (maybe
                 # seconds ago, it waited in the queue), which is no evidence of a stall.
@@ -89,6 +89,15 @@ class _Planner(ExtendPlanner, OverlayPlanner):
                     self.rm.release(v.source_id, r.position, r.end)
                     self.runs = [x for x in self.runs if not (
                         x.source_id == v.source_id and r.position <= x.position < r.end)]
+
+    def _queue_stalled(self, v: SourceView) -> bool:
+        """An overlay peer whose chunk in service has gone silent: its queue is handed back
+        and it gets no new chunks (they would wait behind the silent one)."""
+        if not v.requests:
+            return False
+        silence = self.now - max(v.data_at or 0.0, *(r.progress_at for r in v.requests))
+        return bool(v.verdict) or silence > QUEUE_SILENCE_S or (
+            v.degraded and silence > QUEUE_SILENCE_MIN_S)
 
     def _bind_ready(self, v: SourceView) -> None:
         if not self._usable(v):

@@ -352,6 +352,8 @@ class SwarmSession(Applying, Racing, Verification, FrameChecking):
 
     def _cancel(self, t: Transfer, now: float, reason: str, backoff: bool = False) -> None:
         self.transport.cancel(t.request_id, t.position)
+        self.sources[t.source_id].stream_closed(t, now, self.config.scheduler.block_size,
+                                                self.config.failure_backoff_s)
         self._log(now, Cancel(t.source_id, t.position, t.end, reason, backoff))
         if backoff:
             self.sources[t.source_id].backoff_until = now + self.config.failure_backoff_s

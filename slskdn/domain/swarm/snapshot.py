@@ -15,6 +15,10 @@ MIB = 1024 * 1024
 Mode = Literal["conservative", "balanced", "aggressive"]
 
 
+# Below this share of its usual rate a source counts as failing (see SourceView.degraded).
+DEGRADED_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class RequestView:
     """One transfer in progress: the source fetches [start, end) and has delivered up to
@@ -51,6 +55,12 @@ class SourceView:
     fresh: bool = True  # not asked for this file yet in this session
     timing_known: bool = False  # its negotiation time was measured (not the default guess)
     data_at: float | None = None  # when its last byte arrived (any transfer), None if never
+
+    @property
+    def degraded(self) -> bool:
+        """Measured now (or by its silence) far below its own usual rate: failing, not slow."""
+        return (self.rate_live and self.usual_rate is not None
+                and self.rate < DEGRADED_SHARE * self.usual_rate)
 
 
 @dataclass(frozen=True)

@@ -320,8 +320,14 @@ class StealPlanner(Outlook):
         if start >= victim.end:
             return None
         far = victim.rate < self.config.race_below * binder.rate  # else an end-game race
+        usual = self.sources[victim.source_id].usual_rate if victim.source_id in self.sources \
+            else None
+        # Far below its own usual rate it is failing, not just slower: the loser is backed off
+        # (asked again at once, a stalled peer got a fresh range on its old, good record).
+        degraded = usual is not None and victim.measured and victim.rate < 0.5 * usual
         why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, {'far ' if far else ''}" \
-                                f"slower than {binder.source_id}"
+                                f"slower than {binder.source_id}" \
+                                + (" and far below its usual rate" if degraded else "")
         end, chained, _ = self._chain(binder, victim.end)
         mine = binder.starts_at + (end - start) / binder.rate
         before = max([self._fin(victim, span.end), *(self._fin(r, span.end) for r in chained)])
@@ -330,5 +336,5 @@ class StealPlanner(Outlook):
         return Take("duplicate", start, end, victim.source_id, victim.end, saves=before - mine,
                     reason=f"race {victim.source_id}: {why}",
                     taken_over=tuple(r.source_id for r in chained), finish=mine,
-                    healthy=not victim.verdict and not far)
+                    healthy=not victim.verdict and not far and not degraded)
 

@@ -84,6 +84,10 @@ class SourceRuntime:
     backoff_until: float = 0.0
     suspended: str | None = None  # why the source may not be used (trace, conviction)
     burst_until: float = float("-inf")  # see BURST_S
+    # What its last cancelled stream showed (bytes/s, silence counting), and until when that
+    # caps its rate: a stream closed for being silent is evidence the next plan must keep.
+    closed_rate: float | None = None
+    closed_rate_until: float = float("-inf")
 
     @property
     def source_id(self) -> str:
@@ -111,6 +115,18 @@ class SourceRuntime:
         if not any(t.first_byte_at is not None for t in self.transfers.values()):
             self.history = [(now, self.delivered)]
             self.burst_until = now + BURST_S
+
+    def stream_closed(self, t: Transfer, now: float, block: int, hold: float) -> None:
+        """A stream of this source was cancelled at ``now``: remember the rate it showed."""
+        if t.first_byte_at is None or t.verify_only:
+            return
+        rate = self.recent_rate(now)
+        if rate is None:  # nothing measured after its first byte: it sent under a block since
+            elapsed = now - t.first_byte_at
+            if elapsed <= 0:
+                return
+            rate = max(t.delivered, block) / elapsed
+        self.closed_rate, self.closed_rate_until = rate, now + hold
 
     def recent_rate(self, now: float, samples: int = 6) -> float | None:
         """Bytes/s over the last few deliveries, stretched to ``now`` so that silence lowers it.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .cost import Candidate, RankedPeer, rank_peers
 from .decisions import SOULSEEK
 from .metrics import PeerMetrics
-from .snapshot import SourceView, SwarmSnapshot
+from .snapshot import DEGRADED_SHARE, SourceView, SwarmSnapshot
 from .stall import TransferWatch, assess
 from .tracking import SourceRuntime
 from .zones import ZonePlan, plan_zones, whole_file
@@ -71,6 +71,12 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
     streaming = [t for t in src.transfers.values() if not t.verify_only]
     recent = src.recent_rate(now) if any(t.first_byte_at for t in streaming) else None
     rate = recent if recent is not None else ranked.throughput
+    # Its last stream was closed far below what we would assume now (silent, most likely):
+    # that evidence holds for a while, or the next plan bets on the old figure again.
+    closed = (recent is None and src.closed_rate is not None and now < src.closed_rate_until
+              and src.closed_rate < DEGRADED_SHARE * rate)
+    if closed and src.closed_rate is not None:
+        rate = src.closed_rate
     rtt = metrics.rtt if metrics.rtt is not None else cfg.default_rtt_s
     negotiation = negotiation_estimate(session, src, metrics)
     is_soulseek = src.spec.kind == SOULSEEK
@@ -102,7 +108,7 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
         kind=src.spec.kind,
         state=src.state,
         rate=rate,
-        rate_measured=recent is not None or metrics.throughput is not None,
+        rate_measured=recent is not None or metrics.throughput is not None or closed,
         rate_live=recent is not None,
         usual_rate=metrics.throughput,
         requests=tuple(t.view() for t in streaming),

@@ -60,8 +60,8 @@ class Workbench:
         for v in self.s.sources:
             queue_end = self.now  # overlay requests are served one after another
             for r in v.requests:
-                if r.duplicate_of is not None:
-                    continue
+                # A race owns nothing of the range it races, but what it streams on into
+                # beyond it is its own: a run like any other (a stalled racer hid it).
                 owned = []
                 for seg in self.rm.iter_segments(r.position, r.end):
                     if seg.state == ByteState.IN_FLIGHT and seg.source == v.source_id:
