@@ -7,7 +7,9 @@ destination), download it through the swarm, and end the job. A transfer interru
 shutdown or a crash stays active in the log; ``resume_unfinished`` picks every such transfer
 up again, keeping the bytes its events say are on disk (``domain.transfer_progress``). A
 request interrupted before its transfer existed (while searching) leaves a running job with no
-transfer: it is run again from the job's target, as the user asked for it.
+transfer: it is run again from the job's target, as the user asked for it. One file is fetched
+by one download at a time: a second that lands on a destination held by another fails,
+naming it (``_claim``).
 
 The CLI uses it for one request in its own session; the daemon keeps one for its lifetime
 and serves it over HTTP.
@@ -75,6 +77,7 @@ class Download:
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     play_head: PlayHead | None = None  # playback mode, once the file is known
+    claimed: Path | None = None  # the destination this download holds (see ``_claim``)
 
     def record(self, bytes_received: int | None = None) -> dict[str, Any]:
         r = self.result
@@ -113,6 +116,9 @@ class DownloadService:
         workers = max_parallel or engine.settings.soulseek.max_parallel_downloads
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slskdn-dl")
         self._downloads: dict[UUID, Download] = {}
+        # Destination -> the download fetching it: two swarms writing one part file would mix
+        # their bytes and each count the other's as its own.
+        self._claims: dict[Path, UUID] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._db = engine.location.create_engine()
@@ -259,7 +265,32 @@ class DownloadService:
             download.state = "failed"
             self._end_job(download)
         finally:
+            self._release(download)
             download.done.set()
+
+    def _claim(self, download: Download, dest: Path) -> bool:
+        """Hold ``dest`` for this download; False (the download failed, saying by whom) if
+        another download holds it. The second of two requests for one file fails rather than
+        waits: it would only fetch again what the first is fetching."""
+        key = dest.resolve()
+        with self._lock:
+            holder = self._claims.get(key)
+            if holder is not None and holder != download.job_id:
+                download.state = "failed"
+                download.reason = f"{dest.name} is already being downloaded by job {holder}"
+                log.info("download refused: its file is being downloaded",
+                         job_id=str(download.job_id), holder=str(holder), dest=str(dest))
+                return False
+            self._claims[key] = download.job_id
+            download.claimed = key
+        return True
+
+    def _release(self, download: Download) -> None:
+        with self._lock:
+            if download.claimed is not None and \
+                    self._claims.get(download.claimed) == download.job_id:
+                del self._claims[download.claimed]
+            download.claimed = None
 
     def _run_request(self, download: Download) -> None:
         request = download.request
@@ -294,6 +325,9 @@ class DownloadService:
                 download.play_head = PlayHead(playback_kbps(group))
             # A peer's file keeps the name it was asked by, not another copy's spelling of it.
             dest = self.session.local_path_for(request.path or group.offers[0].path)
+            if not self._claim(download, dest):  # before the probe's bytes become its part file
+                self._end_job(download)
+                return
             kept = _probed_into_part(found.probed, dest, group.size)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -309,6 +343,11 @@ class DownloadService:
         sources = [(s["username"], s["path"]) for s in transfer.sources.values()
                    if s.get("path") and s.get("username")]  # fmt: skip
         dest = Path(transfer.dest_path)
+        if not self._claim(download, dest):
+            self.engine.command(download.transfer_id, Transfer.abort,
+                                reason=download.reason).result(60)
+            self._end_job(download)
+            return
         kept = _kept_on_disk(Path(transfer.part_path), transfer.size_bytes,
                              store.events_of(download.transfer_id))
         if not sources:

@@ -50,6 +50,23 @@ def test_the_cli_downloads_through_the_daemon(tmp_path: Path, network: Network) 
         transfer = json.loads(
             daemon.cli("audit", "transfer", record["transfer_id"], "--json").stdout)
         assert transfer["status"] == "aborted"
+
+        # The same file asked twice: one download fetches it, the other is refused with the
+        # reason (two swarms on one part file would mix their bytes). From one peer, no probe:
+        # 12 s at 512 KiB/s, so the second surely finds the first still running.
+        offer = next(o for o in json.loads(found.stdout)[0]["offers"]
+                     if o["username"] == "peer-0")
+        ask = {"username": "peer-0", "path": offer["path"], "multi_source": False, "window": 1}
+        first_id = daemon.http.post("/downloads", json=ask).json()["job_id"]
+        daemon.wait(first_id, lambda r: (r["bytes_received"] or 0) > 0)
+        second_id = daemon.http.post("/downloads", json=ask).json()["job_id"]
+        second = daemon.wait(second_id, lambda r: r["state"] not in {"queued", "searching"})
+        assert second["state"] == "failed", second
+        assert second["reason"] == \
+            f"01 - Long Track.bin is already being downloaded by job {first_id}"
+        assert daemon.download(first_id)["state"] == "downloading"
+        assert daemon.http.delete(f"/downloads/{first_id}").status_code == 200
+        daemon.wait(first_id, lambda r: r["state"] == "cancelled")
     finally:
         assert daemon.stop() == 0
     assert not (tmp_path / "daemon.json").exists()
@@ -105,8 +122,8 @@ def test_a_playback_download_moves_its_play_head_over_http_and_the_cli(
 ) -> None:
     daemon = Daemon(tmp_path, network.env(tmp_path))
     try:
-        # A download asked without play has no play head (cancelled at once: one file, one
-        # part file at a time).
+        # A download asked without play has no play head (cancelled at once: one file is
+        # fetched by one download at a time, a second is refused).
         plain_id = daemon.http.post("/downloads", json={"query": "Long Track"}).json()["job_id"]
         assert daemon.http.delete(f"/downloads/{plain_id}").status_code == 200
         daemon.wait(plain_id, lambda r: r["state"] == "cancelled")
