@@ -56,8 +56,7 @@ class ExtendPlanner(StealPlanner):
             if waste + their_cost >= stop_cost:
                 return
         for r in chained:
-            usual = self.sources[r.source_id].usual_rate
-            degraded = usual is not None and r.rate < 0.5 * usual
+            degraded = self._below_usual(r)
             self.decisions.append(Cancel(r.source_id, r.confirmed, r.end,
                                          f"taken over by faster {run.source_id}"
                                          + (" (far below its usual rate)" if degraded else ""),

@@ -24,7 +24,7 @@ from .planning import (
 )
 from .range_map import ByteState, align_up
 from .resume import EARLIER_RUN
-from .snapshot import DEGRADED_SHARE, SourceView
+from .snapshot import SourceView
 from .zones import ZoneSpan
 
 
@@ -320,10 +320,9 @@ class StealPlanner(Outlook):
         if start >= victim.end:
             return None
         far = victim.rate < self.config.race_below * binder.rate  # else an end-game race
-        usual = self.sources[victim.source_id].usual_rate
         # Far below its own usual rate it is failing, not just slower: the loser is backed off
         # (asked again at once, a stalled peer got a fresh range on its old, good record).
-        degraded = usual is not None and victim.measured and victim.rate < DEGRADED_SHARE * usual
+        degraded = victim.measured and self._below_usual(victim)
         why = victim.verdict or f"{victim.rate / 1000:.0f} kB/s, {'far ' if far else ''}" \
                                 f"slower than {binder.source_id}" \
                                 + (" and far below its usual rate" if degraded else "")

@@ -73,10 +73,10 @@ def source_view(session: SwarmSession, src: SourceRuntime, ranked: RankedPeer,
     rate = recent if recent is not None else ranked.throughput
     # Its last stream was closed far below what we would assume now (silent, most likely):
     # that evidence holds for a while, or the next plan bets on the old figure again.
-    closed = (recent is None and src.closed_rate is not None and now < src.closed_rate_until
-              and src.closed_rate < DEGRADED_SHARE * rate)
-    if closed and src.closed_rate is not None:
-        rate = src.closed_rate
+    cap = src.closed_rate if recent is None and now < src.closed_rate_until else None
+    closed = False
+    if cap is not None and cap < DEGRADED_SHARE * rate:
+        rate, closed = cap, True
     rtt = metrics.rtt if metrics.rtt is not None else cfg.default_rtt_s
     negotiation = negotiation_estimate(session, src, metrics)
     is_soulseek = src.spec.kind == SOULSEEK

@@ -21,7 +21,7 @@ from .planning import (
     Take,
 )
 from .range_map import ByteState, RangeMap
-from .snapshot import SchedulerConfig, SourceView, SwarmSnapshot
+from .snapshot import DEGRADED_SHARE, SchedulerConfig, SourceView, SwarmSnapshot
 from .zones import Zone, ZoneSpan
 
 
@@ -96,6 +96,12 @@ class Workbench:
         return (v.state != "dead" and v.available
                 and (not v.quarantined or self.only_quarantined))
 
+    def _below_usual(self, run: Run) -> bool:
+        """The run's planning rate is far below its source's usual (EMA) rate: it is failing,
+        not just slow, so losing its range backs it off."""
+        usual = self.sources[run.source_id].usual_rate
+        return usual is not None and run.rate < DEGRADED_SHARE * usual
+
     def _reliable(self, v: SourceView) -> bool:
         return not v.quarantined and v.verdict is None and v.reliability >= 0.5
 
@@ -149,8 +155,7 @@ class Workbench:
         for sid in take.taken_over:
             run = next(r for r in self.runs if r.source_id == sid and r.end <= take.end
                        and r.owned_from >= take.start)
-            usual = self.sources[sid].usual_rate
-            degraded = usual is not None and run.rate < 0.5 * usual
+            degraded = self._below_usual(run)
             self.decisions.append(Cancel(sid, run.confirmed, run.end,
                                          f"taken over by faster {v.source_id}"
                                          + (" (far below its usual rate)" if degraded else ""),
