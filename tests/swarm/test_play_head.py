@@ -53,3 +53,33 @@ def test_without_the_option_the_stream_keeps_its_range() -> None:
     out = plan(SwarmSnapshot(rm.size, rm.segments(), tuple(sources), zones, NOW),  # type: ignore[arg-type]
                replace(SchedulerConfig(), pull_to_play_head=False))
     assert not any(isinstance(d, Cancel | Negotiate) for d in out)
+
+
+def seeked(fast_left_s: float) -> tuple[RangeMap, list[SourceView], object]:
+    """The listener jumped back to 20 s; bytes 0–100 s were never asked for, and both sources
+    stream far past the new head: "fast" ends its range ``fast_left_s`` from now."""
+    rm = RangeMap(400 * AUDIO)
+    fast_at = 300 * AUDIO - int(fast_left_s * 20 * AUDIO)
+    fast = stream(rm, "fast", 100 * AUDIO, fast_at, 300 * AUDIO, 20 * AUDIO)
+    medium = stream(rm, "medium", 300 * AUDIO, 310 * AUDIO, 400 * AUDIO, 5 * AUDIO)
+    zones = plan_zones(rm.size, 20 * AUDIO, AUDIO, 20 * AUDIO, ZoneConfig(high_seconds=30))
+    return rm, [fast, medium], zones
+
+
+def test_a_seek_where_nobody_fetches_pulls_the_fastest_stream_to_the_new_head() -> None:
+    rm, sources, zones = seeked(fast_left_s=7.5)
+    out = plan(SwarmSnapshot(rm.size, rm.segments(), tuple(sources), zones, NOW),  # type: ignore[arg-type]
+               SchedulerConfig())
+    pulled = [d for d in out if isinstance(d, Cancel)]
+    assert [(d.source_id, d.reason) for d in pulled] == [
+        ("fast", "pulled to the bytes next to the play head")]
+    assert any(isinstance(d, Negotiate) and d.source_id == "fast" for d in out)
+
+
+def test_a_stream_about_to_end_is_left_to_get_there_itself() -> None:
+    # "fast" ends its range and negotiates again (0.5 s) about when a pulled "fast" would be
+    # ready: closing its stream would save nothing.
+    rm, sources, zones = seeked(fast_left_s=0.05)
+    out = plan(SwarmSnapshot(rm.size, rm.segments(), tuple(sources), zones, NOW),  # type: ignore[arg-type]
+               SchedulerConfig())
+    assert not any(isinstance(d, Cancel | Negotiate) for d in out)

@@ -22,6 +22,8 @@ orders them: bind ready sources, fill overlay queues, then decide negotiations.
 """
 from __future__ import annotations
 
+import math
+
 from .decisions import (
     OVERLAY,
     SOULSEEK,
@@ -33,6 +35,7 @@ from .decisions import (
 )
 from .extending import ExtendPlanner
 from .overlay import OverlayPlanner
+from .planning import pending_in
 from .range_map import ByteState
 from .snapshot import SchedulerConfig, SourceView, SwarmSnapshot
 from .zones import Zone
@@ -154,27 +157,46 @@ class _Planner(ExtendPlanner, OverlayPlanner):
                 active += 1
 
     def _pull_to_play_head(self) -> None:
-        """The bytes next to the play head will come late from a source slower than guessed,
-        while a Soulseek source streams later zones: close that stream and negotiate again to
-        split (or race) the late range, when that saves enough time even after the
-        negotiation. Zones are priorities, and nobody else can help: binders are idle
-        sources, and a stream cannot jump back."""
+        """Bytes next to the play head will come late while a Soulseek source streams other
+        zones: close that stream and negotiate again, when that gets the bytes sooner even
+        after the negotiation. Zones are priorities, and nobody else can help: binders are idle
+        sources, and a stream cannot jump back.
+
+        Two cases: the bytes are pending (a seek landed where nobody fetches, and every source
+        streams elsewhere: without a pull they wait until the first eligible stream ends), or a
+        source slower than guessed holds them (the pulled source splits or races its range)."""
         high = self.zones.spans[0]
         if high.zone != Zone.HIGH:
             return
-        if not any(r.end > high.start and r.remaining(high.end) > 0 for r in self.runs):
+        gaps = pending_in(self.rm.pending(), high.start, high.end)
+        if not gaps and not any(r.end > high.start and r.remaining(high.end) > 0
+                                for r in self.runs):
             return
         streams = [v for v in self.s.sources if v.kind == SOULSEEK and v.state == "streaming"
                    and v.rate_live and not v.verdict and self._usable(v)
                    and self._eligible(v, self._rate(v), Zone.HIGH)]
+        owned = {v.source_id: [r for r in self.runs if r.source_id == v.source_id]
+                 for v in streams}
+        # Without a pull, pending bytes wait for the first eligible stream to end and
+        # negotiate again.
+        free_at = min((self._fin(r, r.end) + v.start_delay
+                       for v in streams for r in owned[v.source_id]), default=math.inf)
         for v in sorted(streams, key=lambda v: (-self._rate(v), v.source_id)):
-            own = [r for r in self.runs if r.source_id == v.source_id]
-            if not own or any(r.position < high.end for r in own) or len(v.requests) != 1:
+            own = owned[v.source_id]
+            if not own or len(v.requests) != 1 or any(
+                    r.position < high.end and r.end > high.start for r in own):
                 continue
             binder = self._binder(v, self.now + v.start_delay, True)
-            take = self._steal_in(binder, high, soulseek=True)
-            if take is None or take.kind == "assign":
-                continue
+            if gaps:
+                if binder.starts_at + self.config.min_gain_seconds >= free_at:
+                    continue  # the first stream to end gets there about as soon
+                take = self._soulseek_take(v, binder)
+                if take is None or take.kind != "assign" or take.start >= high.end:
+                    continue
+            else:
+                take = self._steal_in(binder, high, soulseek=True)
+                if take is None or take.kind == "assign":
+                    continue
             req = v.requests[0]
             self.decisions.append(Cancel(v.source_id, req.position, req.end,
                                          "pulled to the bytes next to the play head"))

@@ -117,8 +117,8 @@ class SchedulerConfig:
     split_fractions: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8)
     extend_streams: bool = True  # a stream near its end runs on instead of renegotiating
     extend_waste_share: float = 0.5  # ... re-fetching at most this × its renegotiation time
-    # Playback, buffer critical: a Soulseek source streaming later zones may be closed and
-    # asked again to split a late range next to the play head (see scheduler._pull_to_play_head).
+    # Playback: a Soulseek source streaming other zones may be closed and asked again for
+    # bytes next to the play head, pending or late (see scheduler._pull_to_play_head).
     pull_to_play_head: bool = True
     overlay_chunk: int = 256 * KIB
     max_overlay_requests: int = 32
