@@ -1,5 +1,6 @@
-"""Overlay request queues: silence is measured from the source's last byte, and in playback a
-queue never holds later zones' chunks ahead of bytes next to the play head."""
+"""Overlay request queues: silence is measured from the source's last byte, a queue sized on a
+rate the peer does not reach hands its back chunks to others, and in playback a queue never
+holds later zones' chunks ahead of bytes next to the play head."""
 
 from __future__ import annotations
 
@@ -48,6 +49,28 @@ def test_a_really_silent_overlay_peer_hands_its_queue_back() -> None:
     dropped = cancels(rm, v)
     assert sorted(c.start for c in dropped) == [9 * MIB, 10 * MIB]
     assert all("stalled" in c.reason for c in dropped)
+
+
+def test_a_queue_far_longer_than_the_measured_rate_serves_soon_hands_its_back_chunks_back(
+        ) -> None:
+    # Queued on a guess of 2 MB/s; measured at 0.2 MB/s, 16 chunks are 20 s of work.
+    rm = RangeMap(20 * MIB)
+    starts = [16 * MIB + i * CHUNK for i in range(16)]
+    v = queued_overlay(rm, starts, data_at=NOW - 0.05, first_started=True, rate=200_000)
+    dropped = cancels(rm, v)
+    assert dropped and all("measured rate" in c.reason for c in dropped)
+    kept = [s for s in starts if s not in {c.start for c in dropped}]
+    assert kept == starts[:len(kept)], "the back of the queue goes, the head stays"
+    # What is kept covers its queue time at the measured rate (3 s: 600 kB, three chunks).
+    assert len(kept) * CHUNK >= 3 * 200_000 and len(kept) < 2 * 3
+
+
+def test_a_queue_near_its_target_is_kept() -> None:
+    # Twice the target is slack: trimming nearer to it would trim and refill in turn.
+    rm = RangeMap(20 * MIB)
+    starts = [16 * MIB + i * CHUNK for i in range(4)]
+    v = queued_overlay(rm, starts, data_at=NOW - 0.05, first_started=True, rate=200_000)
+    assert cancels(rm, v) == []
 
 
 def test_playback_drops_queued_chunks_of_later_zones_for_the_play_head() -> None:

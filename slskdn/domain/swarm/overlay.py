@@ -15,6 +15,12 @@ from .snapshot import RequestView, SourceView
 from .workbench import Workbench
 from .zones import Zone, ZoneSpan
 
+# A queue measured to hold more than this × its target (sized on a rate guessed too high) hands
+# its back chunks to others; the slack keeps the queue from being trimmed and refilled in turn.
+QUEUE_TRIM_FACTOR = 2.0
+# ... judged only on a peer that sent something this recently.
+TRIM_QUIET_S = 0.5
+
 
 class OverlayPlanner(Workbench):
     def _fill_overlay(self, v: SourceView) -> None:
@@ -43,6 +49,10 @@ class OverlayPlanner(Workbench):
                 if open_high:
                     target = max(self.zones.chunk_size(Zone.HIGH),
                                  min(target, open_high * rate / total))
+        if v.rate_measured and not self._quiet(v) and queued > QUEUE_TRIM_FACTOR * target:
+            kept = self._trim_queue(v, target)
+            queued = sum(max(0, r.end - r.position) for r in kept)
+            count = len(kept)
         while queued < target and count < self.config.max_overlay_requests:
             binder = self._binder(v, self.now + v.first_byte_delay + queued / rate)
             take = self._overlay_take(v, binder)
@@ -52,6 +62,37 @@ class OverlayPlanner(Workbench):
             self._apply(v, binder, take, virtual=False)
             queued += take.end - take.start
             count += 1
+
+    def _silence(self, v: SourceView) -> float:
+        """Seconds since the peer's last byte on any chunk (or since its latest request)."""
+        return self.now - max([v.data_at or 0.0, *(r.progress_at for r in v.requests)])
+
+    def _quiet(self, v: SourceView) -> bool:
+        """Silent for a moment: its live rate says more about the silence than about its
+        pace, and silence has its own rules (the queue is handed back once it lasts)."""
+        return self._silence(v) > TRIM_QUIET_S
+
+    def _trim_queue(self, v: SourceView, target: float) -> list[RequestView]:
+        """Hand back queued chunks (not started) from the back of a queue sized on a rate the
+        peer does not reach: they would hold bytes others fetch sooner, often the file's last
+        ones. Returns the requests kept."""
+        kept = list(v.requests)
+        queued = sum(max(0, r.end - r.position) for r in kept)
+        for r in reversed(v.requests[1:]):
+            if queued - (r.end - r.position) < target:
+                break  # keep a full queue: below its target it would be refilled at once
+            if r.first_byte_at is not None or r.duplicate_of is not None:
+                continue
+            self._hand_back(v, r, "queued beyond what it serves soon at its measured rate")
+            kept.remove(r)
+            queued -= r.end - r.position
+        return kept
+
+    def _hand_back(self, v: SourceView, r: RequestView, reason: str) -> None:
+        self.decisions.append(Cancel(v.source_id, r.position, r.end, reason))
+        self.rm.release(v.source_id, r.position, r.end)
+        self.runs = [x for x in self.runs if not (
+            x.source_id == v.source_id and r.position <= x.position < r.end)]
 
     def _drop_behind(self, v: SourceView, high: ZoneSpan) -> list[RequestView]:
         """Cancel queued chunks outside the high zone that have not started while high-zone
@@ -65,11 +106,7 @@ class OverlayPlanner(Workbench):
                     or high.start <= r.position < high.end):
                 kept.append(r)
                 continue
-            self.decisions.append(Cancel(v.source_id, r.position, r.end,
-                                         "queued ahead of bytes next to the play head"))
-            self.rm.release(v.source_id, r.position, r.end)
-            self.runs = [x for x in self.runs if not (
-                x.source_id == v.source_id and r.position <= x.position < r.end)]
+            self._hand_back(v, r, "queued ahead of bytes next to the play head")
         return kept
 
     def _overlay_take(self, v: SourceView, binder: Binder) -> Take | None:

@@ -98,7 +98,7 @@ class _Planner(ExtendPlanner, OverlayPlanner):
         and it gets no new chunks (they would wait behind the silent one)."""
         if not v.requests:
             return False
-        silence = self.now - max(v.data_at or 0.0, *(r.progress_at for r in v.requests))
+        silence = self._silence(v)
         return bool(v.verdict) or silence > QUEUE_SILENCE_S or (
             v.degraded and silence > QUEUE_SILENCE_MIN_S)
 
