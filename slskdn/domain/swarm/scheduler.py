@@ -87,11 +87,7 @@ class _Planner(ExtendPlanner, OverlayPlanner):
                 # stalled one keeps running until someone races it.
                 for r in v.requests[1:]:
                     why = v.verdict or "no data for a while"
-                    self.decisions.append(Cancel(v.source_id, r.position, r.end,
-                                                 f"queued behind a stalled chunk ({why})"))
-                    self.rm.release(v.source_id, r.position, r.end)
-                    self.runs = [x for x in self.runs if not (
-                        x.source_id == v.source_id and r.position <= x.position < r.end)]
+                    self._hand_back(v, r, f"queued behind a stalled chunk ({why})")
 
     def _queue_stalled(self, v: SourceView) -> bool:
         """An overlay peer whose chunk in service has gone silent: its queue is handed back
@@ -177,10 +173,10 @@ class _Planner(ExtendPlanner, OverlayPlanner):
                    and self._eligible(v, self._rate(v), Zone.HIGH)]
         owned = {v.source_id: [r for r in self.runs if r.source_id == v.source_id]
                  for v in streams}
-        # Without a pull, pending bytes wait for the first eligible stream to end and
-        # negotiate again.
-        free_at = min((self._fin(r, r.end) + v.start_delay
-                       for v in streams for r in owned[v.source_id]), default=math.inf)
+        # Without a pull, pending bytes wait for the first eligible stream to end (its last
+        # run: a stream may run on over several) and negotiate again.
+        free_at = min((max(self._fin(r, r.end) for r in owned[v.source_id]) + v.start_delay
+                       for v in streams if owned[v.source_id]), default=math.inf)
         for v in sorted(streams, key=lambda v: (-self._rate(v), v.source_id)):
             own = owned[v.source_id]
             if not own or len(v.requests) != 1 or any(
