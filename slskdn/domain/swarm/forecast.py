@@ -82,18 +82,20 @@ def forecast(lanes: list[Lane], helpers: list[Helper], now: float, *, min_bytes:
 
     while work and events < max_events:
         events += 1
-        last = max(work, key=lambda x: x.finish())
         first = min(work, key=lambda x: x.finish())
         if queue and queue[0].ready < first.finish():
             h = heapq.heappop(queue)
             t = max(t, h.ready)
-            _bind(work, last, h, t, min_bytes, min_gain, race_below)
+            _bind(work, h, t, min_bytes, min_gain, race_below)
             continue
         t = max(t, first.finish())
         work.remove(first)
         a, b = account(first)
         area, total = area + a, total + b
-        if work and first.rate > 0:
+        # An overlay peer's queued chunks are lanes of one source served one after another:
+        # it is free (and helps once, at its one rate) only when its last lane ends.
+        busy = any(x.source_id == first.source_id for x in work)
+        if work and first.rate > 0 and not busy:
             heapq.heappush(queue, Helper(t + first.delay, first.source_id, first.rate,
                                          first.rtt, first.delay))
     for lane in work:
@@ -103,26 +105,30 @@ def forecast(lanes: list[Lane], helpers: list[Helper], now: float, *, min_bytes:
     return Outcome(min(end, now + NEVER), min(area / total, now + NEVER) if total else now)
 
 
-def _bind(work: list[Lane], victim: Lane, h: Helper, t: float, min_bytes: float,
-          min_gain: float, race_below: float) -> None:
+def _bind(work: list[Lane], h: Helper, t: float, min_bytes: float, min_gain: float,
+          race_below: float) -> None:
     """The helper takes the back of the lane that ends last, so both end together (a lane
-    far slower than the helper is raced instead: the helper takes all of it)."""
+    far slower than the helper is raced instead: the helper takes all of it). A lane too
+    short to cut, or not worth it, is passed over for the one ending before it, as a free
+    source would."""
     s = t + h.rtt
-    p = victim.position_at(s)
-    left = victim.end - p
-    if left < min_bytes or h.rate <= 0:
+    if h.rate <= 0:
         return
-    v, a = max(victim.rate, 0.0), h.rate
-    if v < race_below * a:
-        v = 0.0
-    kept = left * v / (v + a)
-    together = s + left / (v + a)
-    if victim.finish() - together < min_gain:
+    for victim in sorted(work, key=lambda x: -x.finish()):
+        p = victim.position_at(s)
+        left = victim.end - p
+        if left < min_bytes:
+            continue
+        v, a = max(victim.rate, 0.0), h.rate
+        if v < race_below * a:
+            v = 0.0
+        kept = left * v / (v + a)
+        together = s + left / (v + a)
+        if victim.finish() - together < min_gain:
+            continue
+        cut = p + kept
+        work.append(Lane(h.source_id, a, cut, victim.end, s, h.delay, h.rtt))
+        victim.end = cut
+        if v <= 0:
+            work.remove(victim)  # a stalled lane is raced and loses
         return
-    cut = p + kept
-    work.append(Lane(h.source_id, a, cut, victim.end, s, h.delay, h.rtt))
-    victim.end = cut
-    if v <= 0:
-        work.remove(victim)  # a stalled lane is raced and loses
-
-

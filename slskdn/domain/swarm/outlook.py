@@ -47,6 +47,12 @@ class Outlook(Workbench):
             out.append(Helper(ready, v.source_id, self._rate(v), v.first_byte_delay, delay))
         return out
 
+    def _idle_outlook(self, lanes: list[Lane], helpers: list[Helper]) -> tuple[float, float]:
+        """The ``_outlook`` key (end and mean, rounded alike) if the binder takes nothing."""
+        seen = forecast(lanes, helpers, self.now, min_bytes=self.config.min_steal_bytes,
+                        min_gain=self.config.min_gain_seconds, race_below=self.config.race_below)
+        return round(seen.end, 2), round(seen.mean, 3)
+
     def _outlook(self, binder: Binder, take: Take, lanes: list[Lane],
                  helpers: list[Helper]) -> tuple[float, float]:
         """(when the download would end, when its average byte would arrive) after ``take``."""

@@ -78,11 +78,16 @@ class StealPlanner(Outlook):
         use_outlook = self.config.forecast and not binder.negotiating and not self.playback
         if use_outlook:
             lanes, helpers = self._lanes(span), self._helpers(binder)
+            # Each split saves its victim time; the planned cut may leave the binder bytes it
+            # fetches after its victim would have, so it must beat the binder staying idle.
+            idle = self._idle_outlook(lanes, helpers) if extra else None
         candidates = [t for victim in victims for t in self._options(binder, victim, span, share)]
         for take in extra + candidates:
             if use_outlook:
                 end, mean = self._outlook(binder, take, lanes, helpers)
                 key = (round(end, 2), round(mean, 3), -take.saves)
+                if idle is not None and any(take is x for x in extra) and key[:2] >= idle:
+                    continue
             else:
                 involved = {take.victim, *take.taken_over}
                 others = max((self._fin(r, span.end) for r in live
