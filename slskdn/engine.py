@@ -122,15 +122,18 @@ class Engine:
         return self.actors
 
     def create_job(
-        self, kind: str, target: str, title: str = "", origin: str = "cli"
+        self, kind: str, target: str, title: str = "", origin: str = "cli",
+        options: dict[str, Any] | None = None,
     ) -> Future[UUID]:
-        """Create a job; the future gives its id once the creation is durable."""
+        """Create a job; the future gives its id once the creation is durable. ``options``:
+        how the request asked for its target, so it can be asked again the same way."""
         job_id = new_id(self.clock())
         created = self._system().command(
             job_id,
             None,
             create=lambda id, at: Job.create(
-                id=id, at=at, kind=kind, target=target, title=title, origin=origin
+                id=id, at=at, kind=kind, target=target, title=title, origin=origin,
+                options=options,
             ),
         )
         return _map_future(created, lambda _version: job_id)

@@ -127,7 +127,8 @@ class DownloadService:
 
     def submit(self, request: DownloadRequest, origin: str = "api") -> Download:
         """Record the job (durable on return) and queue the download."""
-        job_id = self.engine.create_job("track", request.target, origin=origin).result(60)
+        job_id = self.engine.create_job("track", request.target, origin=origin,
+                                        options=request.options).result(60)
         self.engine.command(job_id, Job.start).result(60)
         return self._queue(Download(job_id, request), self._run_request)
 
@@ -217,12 +218,16 @@ class DownloadService:
         for job_id in job_ids:
             if self.get(job_id) is not None:
                 continue
-            target = store.get(job_id).target
-            request = DownloadRequest.from_target(target)
+            job = store.get(job_id)
+            target = job.target
+            try:
+                request = DownloadRequest.from_target(target, job.options)
+                why = f"its target {target!r} is not a request that can run again"
+            except ValueError as e:
+                request, why = None, f"its request cannot be read back: {e}"
             if request is None:
                 self.engine.command(job_id, Job.fail, reason=(
-                    f"interrupted before its download started, and its target {target!r} "
-                    "is not a request that can run again")).result(60)
+                    f"interrupted before its download started, and {why}")).result(60)
                 continue
             log.info("running an interrupted request again", job_id=str(job_id), target=target)
             out.append(self._queue(Download(job_id, request), self._run_request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, Field, model_validator
@@ -46,21 +48,35 @@ class DownloadRequest(BaseModel):
             return f"{PEER_FILE_ENCODED}:{quote(self.username, safe='')}:{self.path}"
         return f"{PEER_FILE}:{self.username}:{self.path}"
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """How it asks for its target, beyond the target itself: recorded with the job."""
+        return self.model_dump(include=set(OPTIONS))
+
     @classmethod
-    def from_target(cls, target: str) -> DownloadRequest | None:
-        """The request back from a job's target (search window and multi-source at their
-        defaults: the target does not record them); None when it is not a request's target."""
+    def from_target(cls, target: str,
+                    options: Mapping[str, Any] | None = None) -> DownloadRequest | None:
+        """The request back from a job's target and ``options`` (jobs recorded before options
+        were have none: the defaults); None when it is not a request's target. Options that
+        are not a request's raise ``ValueError`` naming them."""
+        kept = dict(options or {})
+        unknown = sorted(set(kept) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown request options {', '.join(unknown)}")
         kind, _, rest = target.partition(":")
         if kind == "query" and rest:
-            return cls(query=rest)
+            return cls(query=rest, **kept)
         username, _, path = rest.partition(":")
         if kind == PEER_FILE_ENCODED:
             username = unquote(username)
         elif kind != PEER_FILE:
             return None
         if username and path:
-            return cls(username=username, path=path)
+            return cls(username=username, path=path, **kept)
         return None
+
+
+OPTIONS = ("multi_source", "window", "play")
 
 
 class PlayPosition(BaseModel):

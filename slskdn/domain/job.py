@@ -48,13 +48,19 @@ class Job(Aggregate):
         target: str
         title: str
         origin: str
+        options: dict[str, Any]
 
-        # v1 had no ``origin``; every v1 job was created from the CLI.
-        class_version = 2
+        # v1 had no ``origin``; every v1 job was created from the CLI. v2 had no ``options``
+        # (how a request asked for its target: search window, playback...): the defaults.
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["origin"] = "cli"
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["options"] = {}
 
     class Started(Aggregate.Event):
         def apply(self, job: Job) -> None:
@@ -94,18 +100,21 @@ class Job(Aggregate):
             job.status = JobStatus.CANCELLED
             job.reason = self.reason
 
-    def __init__(self, kind: str, target: str, title: str, origin: str) -> None:
+    def __init__(self, kind: str, target: str, title: str, origin: str,
+                 options: dict[str, Any]) -> None:
         self.kind = JobKind(kind)
         self.target = target
         self.title = title
         self.origin = origin
+        self.options = dict(options)
         self.status = JobStatus.CREATED
         self.reason = ""
         self.tracks: list[dict[str, Any]] = []
 
     @classmethod
     def create(
-        cls, *, id: UUID, kind: str, target: str, at: datetime, title: str = "", origin: str = "cli"
+        cls, *, id: UUID, kind: str, target: str, at: datetime, title: str = "",
+        origin: str = "cli", options: dict[str, Any] | None = None,
     ) -> Job:
         try:
             JobKind(kind)
@@ -115,7 +124,8 @@ class Job(Aggregate):
         if not target:
             raise DomainError("a job needs a target (an MBID, a query or a path)")
         return cls._create(
-            cls.Created, id=id, kind=kind, target=target, title=title, origin=origin, timestamp=at
+            cls.Created, id=id, kind=kind, target=target, title=title, origin=origin,
+            options=dict(options or {}), timestamp=at,
         )
 
     def start(self, at: datetime) -> None:

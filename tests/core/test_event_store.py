@@ -68,8 +68,10 @@ def test_a_batch_with_a_version_conflict_writes_nothing(store: EventStore) -> No
     assert store.find(other.id) is None
 
 
-def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
-    """Job.Created v1 had no ``origin``; stored v1 events still load, as from the CLI."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_old_event_version_is_upcast_on_read(store: EventStore, version: int) -> None:
+    """Job.Created v1 had no ``origin`` (stored v1 events load as from the CLI), v2 no
+    ``options`` (they load with none: the request's defaults)."""
     job_id = new_id(AT)
     state = {
         "originator_topic": get_topic(Job),
@@ -78,6 +80,8 @@ def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
         "target": "mbid",
         "title": "",
     }
+    if version == 2:
+        state.update(origin="api", class_version=2)
     store.app.recorder.insert_events(
         [
             StoredEvent(
@@ -89,8 +93,16 @@ def test_an_old_event_version_is_upcast_on_read(store: EventStore) -> None:
         ]
     )
     job = store.get(job_id)
-    assert job.origin == "cli"
+    assert job.origin == ("cli" if version == 1 else "api")
     assert job.target == "mbid"
+    assert job.options == {}
+
+
+def test_a_jobs_options_are_stored_with_it(store: EventStore) -> None:
+    options = {"multi_source": False, "window": 12.5, "play": True}
+    job = Job.create(id=new_id(AT), kind="track", target="query:x", at=AT, options=options)
+    store.save(job.collect_events())
+    assert store.get(job.id).options == options
 
 
 def test_a_transfer_snapshot_from_before_v2_is_upcast_on_read(store: EventStore) -> None:
@@ -113,7 +125,7 @@ def test_a_transfer_snapshot_from_before_v2_is_upcast_on_read(store: EventStore)
 
 def test_stored_rows_are_byte_for_byte_what_eventsourcing_would_store(store: EventStore) -> None:
     """The fast write path must not change the stored format that old logs and readers use."""
-    job = Job.create(id=new_id(AT), kind="release", target="mbid", at=AT)  # class_version 2
+    job = Job.create(id=new_id(AT), kind="release", target="mbid", at=AT)  # class_version 3
     job.start(AT)
     transfer = Transfer.create(
         id=new_id(AT), at=AT, filename="ü €.flac", size_bytes=1 << 40, job_id=job.id

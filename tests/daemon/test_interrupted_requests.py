@@ -25,8 +25,10 @@ def test_a_request_interrupted_while_searching_runs_again_on_the_next_start(
 ) -> None:
     daemon = Daemon(tmp_path, network.env(tmp_path))
     try:
-        # A long window: a clean shutdown must not sit it out.
-        job = daemon.http.post("/downloads", json={"query": "Long Track", "window": 60})
+        # A long window: a clean shutdown must not sit it out. The request asked again must
+        # be the one asked (its window and playback mode too, not the defaults).
+        job = daemon.http.post("/downloads",
+                               json={"query": "Long Track", "window": 10, "play": True})
         assert job.status_code == 202, job.text
         job_id = job.json()["job_id"]
         daemon.wait(job_id, lambda r: r["state"] == "searching")
@@ -36,7 +38,7 @@ def test_a_request_interrupted_while_searching_runs_again_on_the_next_start(
         stopped_in = time.monotonic() - asked
     assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
     # 0.5-0.6 s measured idle (0.5 s poll of the signal, then the session and engine stop); the
-    # rest is slack for a loaded machine, far below the 60 s window.
+    # rest is slack for a loaded machine, far below the 10 s window.
     assert stopped_in < 3.0, f"the daemon took {stopped_in:.1f} s to stop"
 
     again = Daemon(tmp_path, network.env(tmp_path))
@@ -46,6 +48,7 @@ def test_a_request_interrupted_while_searching_runs_again_on_the_next_start(
     finally:
         assert again.stop() == 0
     assert done["state"] == "completed", done
+    assert done["play"] is not None, done  # downloaded in playback mode, as asked
     assert sha256(Path(done["path"])) == network.sandbox.sha256(TRACK)
     assert audit.returncode == 0, audit.stderr
     assert json.loads(audit.stdout)["status"] == "completed"
@@ -68,6 +71,18 @@ def test_a_request_reads_back_from_its_jobs_target() -> None:
     assert DownloadRequest.from_target("2f4a-release-mbid") is None
     assert DownloadRequest.from_target("soulseek:nopath") is None
     assert DownloadRequest.from_target("soulseek-encoded:nopath") is None
+
+
+def test_a_request_reads_back_with_the_options_it_was_asked_with() -> None:
+    asked = DownloadRequest(query="a track", window=30.0, multi_source=False, play=True)
+    again = DownloadRequest.from_target(asked.target, asked.options)
+    assert again == asked
+    # A job recorded before options were has none: the defaults, as before.
+    assert DownloadRequest.from_target(asked.target, {}) == DownloadRequest(query="a track")
+    with pytest.raises(ValueError, match="unknown request options speed"):
+        DownloadRequest.from_target(asked.target, {"speed": 2})
+    with pytest.raises(ValueError, match="window"):
+        DownloadRequest.from_target(asked.target, {"window": -1})
 
 
 def test_a_file_request_from_a_peer_with_a_colon_in_its_name_runs_again(
