@@ -255,17 +255,9 @@ def first_frame_offset(head: bytes) -> int | None:
     `head` is b"fLaC" and the metadata blocks, maybe behind an ID3v2 tag; None if it is too
     short to tell or is not FLAC.
     """
-    pos = 0
-    if head[:3] == b"ID3":
-        if len(head) < 10 or any(b & 0x80 for b in head[6:10]):
-            return None
-        size = 0
-        for b in head[6:10]:  # syncsafe: 7 bits a byte
-            size = size << 7 | b
-        pos = 10 + size + (10 if head[5] & 0x10 else 0)
-    if head[pos : pos + 4] != b"fLaC":
+    pos = _metadata_start(head)
+    if pos is None:
         return None
-    pos += 4
     first = True
     while len(head) >= pos + 4:
         kind = head[pos] & 0x7F
@@ -277,3 +269,29 @@ def first_frame_offset(head: bytes) -> int | None:
         if last:
             return pos
     return None
+
+
+def stream_seconds(head: bytes) -> float | None:
+    """The audio's duration from STREAMINFO (total samples / sample rate), given the file's
+    first bytes; None if they are too short, not FLAC, or the encoder left it unknown (0)."""
+    pos = _metadata_start(head)
+    if pos is None or len(head) < pos + 4 + 18 or head[pos] & 0x7F != 0:
+        return None
+    info = int.from_bytes(head[pos + 4 + 10 : pos + 4 + 18], "big")
+    rate, samples = info >> 44, info & ((1 << 36) - 1)  # 20 bits rate, ..., 36 bits samples
+    return samples / rate if rate and samples else None
+
+
+def _metadata_start(head: bytes) -> int | None:
+    """Where the metadata blocks start: after b"fLaC", maybe behind an ID3v2 tag."""
+    pos = 0
+    if head[:3] == b"ID3":
+        if len(head) < 10 or any(b & 0x80 for b in head[6:10]):
+            return None
+        size = 0
+        for b in head[6:10]:  # syncsafe: 7 bits a byte
+            size = size << 7 | b
+        pos = 10 + size + (10 if head[5] & 0x10 else 0)
+    if head[pos : pos + 4] != b"fLaC":
+        return None
+    return pos + 4

@@ -48,7 +48,7 @@ from slskdn.soulseek.lookup import (
     group_for_file,
     group_for_query,
 )
-from slskdn.soulseek.play_head import PlayHead
+from slskdn.soulseek.play_head import PlayHead, part_file_kbps
 from slskdn.soulseek.swarm_download import SwarmDownloadResult, download_multi_source
 from slskdn.swarm_settings import session_config
 
@@ -167,7 +167,8 @@ class DownloadService:
         download = self.get(job_id)
         if download is None:
             raise KeyError(f"no download {job_id} in this daemon")
-        if download.request is None or not download.request.play:
+        asked = download.request is not None and download.request.play
+        if download.play_head is None and not asked:
             raise ValueError(f"download {job_id} is not in playback mode (ask with play)")
         head = download.play_head
         if head is None or download.done.is_set() or download.state != "downloading":
@@ -355,6 +356,9 @@ class DownloadService:
             return
         kept = _kept_on_disk(Path(transfer.part_path), transfer.size_bytes,
                              store.events_of(download.transfer_id))
+        if _asked_to_play(store.get(download.job_id)):
+            download.play_head = PlayHead(part_file_kbps(Path(transfer.part_path),
+                                                         transfer.size_bytes, kept))
         if not sources:
             download.reason, download.state = "the log names no source to resume from", "failed"
             self.engine.command(download.transfer_id, Transfer.abort,
@@ -448,6 +452,15 @@ def _probed_into_part(probed: ProbedBytes | None, dest: Path, size: int) -> Kept
         return None
     source = str(peer_id(probed.username, SOULSEEK))
     return KeptBytes(size, received={source: [(a, b) for a, b in probed.ranges]})
+
+
+def _asked_to_play(job: Job) -> bool:
+    """Was the job's request asked in playback mode (a resumed transfer plays on)?"""
+    try:
+        request = DownloadRequest.from_target(job.target, job.options)
+    except ValueError:
+        return False
+    return request is not None and request.play
 
 
 def _kept_on_disk(part_path: Path, size: int, events: list[Any]) -> KeptBytes:

@@ -11,6 +11,15 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from pathlib import Path
+
+from slskdn.audio.flac_frames import stream_seconds
+from slskdn.domain.candidates import CD_KBPS
+from slskdn.domain.transfer_progress import KeptBytes
+
+# STREAMINFO ends within the first 42 bytes (46 behind the shortest ID3v2 tag); a tag with
+# cover art may push it further: a few KiB covers most.
+HEAD_BYTES = 4096
 
 
 class PlayHead:
@@ -58,3 +67,20 @@ class PlayHead:
         """(The download.) Call ``follower`` with each new position; None stops it."""
         with self._lock:
             self._follower = follower
+
+
+def part_file_kbps(part: Path, size: int, kept: KeptBytes) -> float:
+    """The rate a resumed download's file plays at, with no search results to ask: its size
+    over the duration in the FLAC STREAMINFO kept in the part file; failing that, CD audio's
+    (a fast guess, so the zones cover at least the seconds they are meant to)."""
+    n = min(size, HEAD_BYTES)
+    spans = [*kept.verified, *(s for spans in kept.received.values() for s in spans)]
+    if n > 0 and any(a <= 0 and b >= n for a, b in spans):
+        try:
+            with part.open("rb") as f:
+                seconds = stream_seconds(f.read(n))
+        except OSError:
+            seconds = None
+        if seconds:
+            return size * 8 / 1000 / seconds
+    return CD_KBPS

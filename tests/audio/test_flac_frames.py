@@ -14,7 +14,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slskdn.audio.flac_frames import FrameScan, first_frame_offset, scan_frames
+from slskdn.audio.flac_frames import FrameScan, first_frame_offset, scan_frames, stream_seconds
 from slskdn.testing.signals import music
 
 
@@ -116,6 +116,16 @@ def test_first_frame_offset_skips_an_id3v2_tag() -> None:
 )  # PADDING first: no STREAMINFO
 def test_first_frame_offset_is_none_for_what_is_not_flac(head: bytes) -> None:
     assert first_frame_offset(head) is None
+
+
+@pytest.mark.parametrize(("rate", "seconds"), [(44100, 4.0), (48000, 2.5)])
+def test_stream_seconds_reads_the_duration_libflac_wrote(rate: int, seconds: float) -> None:
+    data = encode(rate, "PCM_16", seconds).data
+    assert stream_seconds(data[:42]) == seconds
+    tag = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + bytes(10)
+    assert stream_seconds(tag + data[:42]) == seconds
+    assert stream_seconds(data[:25]) is None  # STREAMINFO cut inside its sample count
+    assert stream_seconds(b"not flac") is None
 
 
 # --- good files ----------------------------------------------------------------------------

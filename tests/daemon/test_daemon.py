@@ -117,6 +117,35 @@ def test_a_download_killed_with_the_daemon_resumes_without_refetching_kept_bytes
     assert checked <= 3 * SPOT_BLOCKS * BLOCK, f"{checked} kept bytes fetched again"
 
 
+def test_a_playback_download_killed_with_the_daemon_resumes_in_playback_mode(
+    tmp_path: Path, network: Network
+) -> None:
+    daemon = Daemon(tmp_path, network.env(tmp_path))
+    try:
+        job = daemon.http.post("/downloads", json={"query": "Long Track", "window": 2,
+                                                   "play": True})
+        job_id = job.json()["job_id"]
+        daemon.wait(job_id, lambda r: (r["bytes_received"] or 0) >= SIZE // 3)
+    finally:
+        daemon.stop(signal.SIGKILL)
+
+    again = Daemon(tmp_path, network.env(tmp_path))
+    try:
+        resumed = again.wait(job_id, lambda r: r["state"] != "queued")
+        moved = again.http.post(f"/downloads/{job_id}/play-position", json={"seconds": 1})
+        done = again.wait(job_id, lambda r: r["state"] in {"completed", "failed"})
+    finally:
+        assert again.stop() == 0
+    # The resumed transfer plays on. A .bin has no STREAMINFO to read its duration from: CD
+    # audio's rate, as for a new request (a FLAC's kept header gives its own, see
+    # tests/soulseek/test_play_head.py).
+    assert resumed["play"] is not None and resumed["play"]["bitrate_kbps"] == 1411.2, resumed
+    # The play head moves (unless the download already ended: then it is refused as such).
+    assert moved.status_code == 200 or "no play head to move" in moved.text, moved.text
+    assert done["state"] == "completed", done
+    assert sha256(Path(done["path"])) == network.sandbox.sha256(TRACK)
+
+
 def test_a_playback_download_moves_its_play_head_over_http_and_the_cli(
     tmp_path: Path, network: Network
 ) -> None:
