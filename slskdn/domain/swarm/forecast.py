@@ -111,15 +111,15 @@ def _bind(work: list[Lane], h: Helper, t: float, min_bytes: float, min_gain: flo
     far slower than the helper is raced instead: the helper takes all of it). A lane too
     short to cut, or not worth it, is passed over for the one ending before it, as a free
     source would."""
-    s = t + h.rtt
-    if h.rate <= 0:
+    s, a = t + h.rtt, h.rate
+    if a <= 0:
         return
     for victim in sorted(work, key=lambda x: -x.finish()):
         p = victim.position_at(s)
         left = victim.end - p
         if left < min_bytes:
             continue
-        v, a = max(victim.rate, 0.0), h.rate
+        v = max(victim.rate, 0.0)
         if v < race_below * a:
             v = 0.0
         kept = left * v / (v + a)
