@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from slskdn.domain.swarm.decisions import Rebalance
+from slskdn.domain.swarm.decisions import Assign, Rebalance
 from slskdn.domain.swarm.session import SessionConfig
 from slskdn.simulation.content import make_flac_content, sha256
 from slskdn.simulation.runner import SimulationResult, run_scenario
@@ -87,3 +87,22 @@ def test_damage_alike_in_every_copy_clears_its_suspect_and_accuses_nobody(
     notes = rebalances(result)
     assert any("suspended: its bytes at" in r for _, r in notes), notes
     assert any("the file itself is damaged there" in r for _, r in notes), notes
+
+
+def test_a_frame_under_recheck_is_fetched_first_by_the_next_source_with_work() -> None:
+    content = bytearray(make_flac_content(SIZE))
+    flipped_byte(content)
+    sc = flac_scenario(honest("a", 0.5 * MB), honest("b", 0.5 * MB), honest("c", 4 * MB))
+    result = run_scenario(sc, content=bytes(content))
+    suspended = next(t for t, d in result.decisions
+                     if isinstance(d, Rebalance) and d.reason.startswith("c suspended"))
+    frame = next(d for _, d in result.decisions if isinstance(d, Rebalance)
+                 and d.reason.startswith("c suspended")).reason.split("bytes at ")[1]
+    frame_start = int(frame.split("–")[0])
+    # c's cancelled range is the largest gap; the frame (15 KiB) would wait for the end game,
+    # c idle meanwhile. The next source given pending bytes starts at the frame instead and
+    # streams on into c's range.
+    first = next(d for t, d in result.decisions if t >= suspended and isinstance(d, Assign))
+    assert first.start == frame_start
+    assert first.end > frame_start + MB
+    assert "re-check" in first.reason

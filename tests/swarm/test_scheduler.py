@@ -325,3 +325,19 @@ def test_end_game_races_a_healthy_slower_tail_too_small_to_split_well() -> None:
     assert race[0].end == 20 * MIB
     assert race[0].healthy  # its loser is not kept idle afterwards (tests/swarm/test_races.py)
     assert not of(Steal, out) and not of(Cancel, out)  # the slow one runs until it loses
+
+
+def test_a_ready_source_starts_at_a_frame_under_recheck_before_the_largest_gap() -> None:
+    rm = RangeMap(20 * MIB)
+    frame = (2 * MIB, 2 * MIB + 15_000)
+    for start, end in ((0, frame[0]), (frame[1], 4 * MIB), (8 * MIB, 10 * MIB)):
+        rm.assign(start, end, "x")
+        rm.mark_received(start, end, "x")
+    a = streaming("a", rm, 10 * MIB, 11 * MIB, 20 * MIB, rate=1_000_000)
+    b = view("b", "ready")
+    plain = of(Assign, plan(snapshot(rm, [a, b]), CFG))[0]
+    assert plain.start == 4 * MIB  # the largest gap
+    snap = replace(snapshot(rm, [a, b]), rechecks=(frame,))
+    first = of(Assign, plan(snap, CFG))[0]
+    assert first.start == frame[0]
+    assert "re-check" in first.reason

@@ -53,6 +53,10 @@ class FrameChecking:
         self._bad_frames: dict[tuple[int, int], dict[str, str]] = {}
         self._frames_off = False
 
+    def frames_under_recheck(self) -> tuple[tuple[int, int], ...]:
+        """Failed frames waiting for another source's copy (their suspects take no work)."""
+        return tuple(sorted(self._bad_frames))
+
     def _check_frames(self, t: Transfer, now: float) -> None:
         """Judge the frames this stream completed that are in the file as its own bytes."""
         if self.format_check is None or self._frames_off or t.position <= t.start:

@@ -70,6 +70,9 @@ class SwarmSnapshot:
     sources: tuple[SourceView, ...]
     zones: ZonePlan
     now: float
+    # Spans whose bytes are fetched again to judge a suspect (a FLAC frame that failed): a
+    # binder with pending work starts there, as the suspect takes no work until they come.
+    rechecks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

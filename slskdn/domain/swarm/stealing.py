@@ -35,9 +35,10 @@ class StealPlanner(Outlook):
                 continue
             gaps = pending_in(self.rm.pending(), span.start, span.end)
             if gaps:
-                g0, g1 = min(gaps) if self.playback else max(gaps, key=lambda g: (g[1] - g[0], g))
+                g0, g1 = min(gaps) if self.playback else self._lead_gap(gaps)
                 end, chained, _ = self._chain(binder, g1)
-                return Take("assign", g0, end, reason=f"pending {describe_bytes(g1 - g0)}",
+                why = " (a failed frame, to re-check)" if self._rechecked(g0, g1) else ""
+                return Take("assign", g0, end, reason=f"pending {describe_bytes(g1 - g0)}{why}",
                             taken_over=tuple(r.source_id for r in chained))
             take = self._steal_in(binder, span, soulseek=True)
             if take is not None:
@@ -217,6 +218,16 @@ class StealPlanner(Outlook):
         return Take("steal", start, victim.end, victim.source_id, victim.end, new_end, saves,
                     f"take {describe_bytes(victim.end - new_end)} from {victim.source_id}, "
                     f"saves {saves:.1f} s", finish=self._fin(victim, span.end) - saves)
+
+    def _lead_gap(self, gaps: list[tuple[int, int]]) -> tuple[int, int]:
+        """Which pending gap a binder starts in: a frame under re-check first (its suspect
+        takes no work until someone fetches it, and a culprit's other bytes are re-opened only
+        once it is convicted), else the largest."""
+        urgent = [g for g in gaps if self._rechecked(*g)]
+        return min(urgent) if urgent else max(gaps, key=lambda g: (g[1] - g[0], g))
+
+    def _rechecked(self, start: int, end: int) -> bool:
+        return any(start < e and s < end for s, e in self.s.rechecks)
 
     def _chain(self, binder: Binder, end: int, budget: int | None = None,
                take_over_below: float | None = None) -> tuple[int, list[Run], int]:

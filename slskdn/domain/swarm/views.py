@@ -27,7 +27,7 @@ def build_snapshot(session: SwarmSession, now: float) -> SwarmSnapshot:
     views = tuple(source_view(session, src, ranked[src.spec.peer], metrics[src.spec.peer], now)
                   for src in session.sources.values())
     return SwarmSnapshot(session.file_size, session.range_map.segments(), views,
-                         zone_plan(session), now)
+                         zone_plan(session), now, session.frames_under_recheck())
 
 
 def zone_plan(session: SwarmSession) -> ZonePlan:
