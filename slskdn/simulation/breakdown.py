@@ -1,9 +1,10 @@
 """Where a simulated download lost time against T*: capacity each source had but did not use.
 
-T* is the time at which the sources' capacity curves (the same ones the bound uses: from the
-first byte of the first request to the failure, corrupt sources at their good share, all
-scaled under the downlink) add up to the file size S. A real download that ends at T > T* had
-C(T) − S bytes of capacity it did not turn into file bytes. This module splits that into what
+The sources' capacity curves are the ones the bound uses: from the first byte of the first
+request to the failure, corrupt sources at their full rate (they have good blocks to give), all
+scaled under the downlink; C(T) is what they add up to by T. A download that ends at T had
+C(T) − S bytes of capacity it did not turn into file bytes (C(T*) = S, unless a corrupt
+source's good bytes run out first, which makes T* later). This module splits that into what
 each source was doing while its capacity went unused, so the sum of the categories is exactly
 C(T) − S (expressed as a fraction of S):
 
@@ -111,9 +112,7 @@ class Breakdown:
 def analyse(scenario: Scenario, timeline: Timeline, transport: SimulatedTransport,
             end: float, t_star: float) -> Breakdown:
     """Split the capacity the sources had in [0, ``end``) by what they were doing."""
-    blocks = -(-scenario.file_size // (64 * 1024))
-    curves = {s.source_id: curve_of(s, 1.0 - len(s.corrupt_blocks) / blocks)
-              for s in scenario.sources}
+    curves = {s.source_id: curve_of(s) for s in scenario.sources}
     points = {0.0, end}
     for c in curves.values():
         points.update(p for p in c.breakpoints() if math.isfinite(p) and 0 <= p < end)

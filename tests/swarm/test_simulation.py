@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,13 +92,33 @@ def test_t_star_stops_counting_a_source_when_it_fails_or_stalls() -> None:
     assert t_star(sc) == pytest.approx(4.0)
 
 
-def test_t_star_does_not_count_a_corrupt_sources_bad_bytes() -> None:
+def test_t_star_gives_a_corrupt_source_only_its_good_bytes_but_at_its_full_rate() -> None:
     honest = SimSource("h", rate=100.0, negotiation=0.0, latency=0.0)
-    liar = SimSource("l", rate=300.0, negotiation=0.0, latency=0.0,
-                     corrupt_blocks=frozenset({0, 1}))
-    sc = Scenario("x", 1, 4000, (honest, liar))
-    # Four 1000-byte blocks, half of the liar's wrong: it counts as 150 bytes/s.
-    assert t_star(sc, block_size=1000) == pytest.approx(4000 / 250)
+    late_liar = SimSource("l", rate=300.0, negotiation=0.0, latency=0.0,
+                          corrupt_blocks=frozenset({3}))
+    # Four 1000-byte blocks. Its three good ones come at 300/s, so 4000 bytes need 10 s, as
+    # if it were honest: the oracle never asks it for the last block.
+    assert t_star(Scenario("x", 1, 4000, (honest, late_liar)), block_size=1000) == \
+        pytest.approx(10.0)
+    early_liar = replace(late_liar, corrupt_blocks=frozenset({0, 1}))
+    # Only 2000 good bytes: the honest source must send the other 2000 at 100/s.
+    assert t_star(Scenario("x", 1, 4000, (honest, early_liar)), block_size=1000) == \
+        pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("first_bad", [10, 60, 100, 140])
+def test_no_download_beats_t_star_with_a_liar_whose_copy_differs_from_some_block_on(
+        first_bad: int) -> None:
+    # The old bound (a liar at its good share of its rate all along) was beaten by a download
+    # whose liar served its good blocks first.
+    blocks = 10 * MB // (64 * KIB) + 1
+    liar = SimSource("liar", 2 * MB, negotiation=0.3, advertised_speed=2 * MB,
+                     corrupt_blocks=frozenset(range(first_bad, blocks)))
+    sc = Scenario("liar", 4, 10 * MB, (SimSource("a", 0.5 * MB, negotiation=0.3), liar),
+                  downlink=50 * MB)
+    result = run_scenario(sc)
+    assert result.finished and result.sha256_ok
+    assert result.time >= t_star(sc) - 1e-9
 
 
 def test_sequential_failover_resumes_at_the_same_offset_after_a_failure() -> None:
@@ -328,8 +349,7 @@ def test_the_breakdown_accounts_for_all_the_unused_capacity() -> None:
     lost = result.breakdown
     assert lost is not None and result.finished
     # C(T) − S: capacity the sources had until the end, beyond what the file needed.
-    blocks = -(-sc.file_size // (64 * KIB))
-    curves = [curve_of(s, 1.0 - len(s.corrupt_blocks) / blocks) for s in sc.sources]
+    curves = [curve_of(s) for s in sc.sources]
     steps = 4000
     dt = result.time / steps
     capacity = 0.0
