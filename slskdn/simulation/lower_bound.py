@@ -14,8 +14,8 @@ the time the capped capacities add up to S (both are upper bounds on what can ar
 stays a lower bound). Until session 12 a corrupt source counted at b_i · (1 − q_i) (q_i: the
 share of its blocks that are bad), which is no bound at all: a liar whose bad blocks are at the
 end serves its good ones at full rate (downloads beat that "bound": T*/T of 1.04 and 1.09 in
-benchmark scenarios),
-and one whose good blocks run out early cannot carry its share to the end.
+benchmark scenarios), and one whose good blocks run out early cannot carry its share to the
+end.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def capacity_bound(size: float, curves: Sequence[SourceCurve], good: Sequence[fl
             return math.inf
     if enough(lo):
         return lo
-    for _ in range(60):  # to a nanosecond of a second-long download
+    for _ in range(60):  # 2^-60 of the bracket: far finer than any time that matters
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if enough(mid) else (mid, hi)
     return hi
@@ -113,7 +113,7 @@ def t_star(scenario: Scenario, size: int | None = None, block_size: int = 64 * 1
     size = scenario.file_size if size is None else size
     curves = [curve_of(s) for s in scenario.sources]
     fluid = fluid_lower_bound(size, curves, scenario.downlink)
-    if not any(s.corrupt_blocks for s in scenario.sources):
+    if math.isinf(fluid) or not any(s.corrupt_blocks for s in scenario.sources):
         return fluid
     good = [good_bytes(s, size, block_size) for s in scenario.sources]
     return capacity_bound(size, curves, good, after=fluid)
