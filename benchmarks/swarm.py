@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.swarm [--scenarios N] [--seed S] [--plot PATH] [--workers W]
                                          [--mode conservative|balanced|aggressive]
                                          [--breakdown N] [--set NAME=VALUE ...]
-                                         [--files flac|bytes]
+                                         [--files flac|bytes] [--what-if CHANGE ...]
 
 Each scenario is simulated twice with the same seed: once to download the whole file (efficiency
 T*/T, waste, integrity) and once in playback mode until the first 30 s of audio at 1411 kbps are
@@ -18,7 +18,10 @@ it arrives; ``--files bytes`` makes them random bytes, with nothing to check but
 and the end check. ``--breakdown N`` also prints where the N worst mixed scenarios lost time
 against T* (``slskdn.simulation.breakdown``). The median, p10 and first-30-s figures come with
 a 95% bootstrap interval: 200 scenarios move the median by about ±0.01 from one seed to the
-next, so 1000 are the default. Progress goes to stdout; the LAST line is one JSON object.
+next, so 1000 are the default. ``--what-if`` runs the same scenarios with one kind of trouble
+taken away (``no-faults``, ``honest-liars``, ``exact-speeds``; see ``what_if`` in
+``slskdn.simulation.scenario``), each against its own T*: what that trouble costs the policy.
+Progress goes to stdout; the LAST line is one JSON object.
 """
 
 from __future__ import annotations
@@ -41,7 +44,14 @@ from slskdn.simulation.baselines import sequential_failover, single_best
 from slskdn.simulation.breakdown import CATEGORIES
 from slskdn.simulation.lower_bound import t_star
 from slskdn.simulation.runner import run_scenario
-from slskdn.simulation.scenario import MB, Scenario, issue7_scenario, random_scenario
+from slskdn.simulation.scenario import (
+    MB,
+    WHAT_IFS,
+    Scenario,
+    issue7_scenario,
+    random_scenario,
+    what_if,
+)
 
 PLAYBACK_KBPS = 1411.0
 PREFIX_SECONDS = 30.0
@@ -104,10 +114,22 @@ def scheduler_overrides(pairs: list[str]) -> dict[str, object]:
     return out
 
 
-def run_one(job: tuple[str, int, tuple[tuple[str, object], ...], bool, bool]) -> Row:
-    family, seed, overrides, breakdown, flac = job
+def session_config(overrides: tuple[tuple[str, object], ...],
+                   changes: tuple[str, ...] = ()) -> SessionConfig:
     config = SessionConfig(scheduler=replace(SchedulerConfig(), **dict(overrides)))
-    sc = scenario_of(family, seed, flac)
+    if "exact-speeds" in changes:
+        # Exact speeds are worth nothing if the session still discounts them as optimistic.
+        config = replace(config, costs=replace(config.costs, advertised_discount=1.0))
+    return config
+
+
+Job = tuple[str, int, tuple[tuple[str, object], ...], bool, bool, tuple[str, ...]]
+
+
+def run_one(job: Job) -> Row:
+    family, seed, overrides, breakdown, flac, changes = job
+    config = session_config(overrides, changes)
+    sc = what_if(scenario_of(family, seed, flac), changes)
     bound = t_star(sc)
     result = run_scenario(sc, config, breakdown=breakdown and family == "mixed")
     prefix_ratio = None
@@ -171,6 +193,7 @@ def summarize(mixed: list[Row], eight: list[Row], spread: list[Row], issue7: lis
               seconds: float) -> dict[str, Any]:
     eff = [r.efficiency for r in mixed]
     clean = [r.efficiency for r in mixed if not r.tags]
+    faulty = [r.efficiency for r in mixed if r.tags]
     corrupt = [r for r in mixed if r.corrupt_served]
     prefixes = [r.prefix_ratio for r in mixed if r.prefix_ratio is not None]
     med = statistics.median
@@ -182,7 +205,7 @@ def summarize(mixed: list[Row], eight: list[Row], spread: list[Row], issue7: lis
         "ci95_is": "95% bootstrap interval over the scenarios: where the figure of another "
                    "draw of as many scenarios would likely fall",
         "efficiency_median_no_faults": round(med(clean), 4) if clean else None,
-        "efficiency_median_with_faults": round(med([r.efficiency for r in mixed if r.tags]), 4),
+        "efficiency_median_with_faults": round(med(faulty), 4) if faulty else None,
         "waste_ratio": round(med(r.waste for r in mixed), 4),
         "waste_ratio_is": "median over scenarios of (bytes delivered - S) / S",
         "waste_ratio_mean": round(statistics.fmean(r.waste for r in mixed), 4),
@@ -270,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the scenarios' files are: real FLAC streams, whose frame "
                              "CRCs the swarm checks as they arrive (the default), or random "
                              "bytes with nothing to check but cross-checks and the end check")
+    parser.add_argument("--what-if", dest="what_if", action="append", default=[],
+                        choices=WHAT_IFS, metavar="CHANGE",
+                        help="run every scenario with this trouble taken away (repeatable): "
+                             + ", ".join(WHAT_IFS))
     parser.add_argument("--breakdown", type=int, default=0, metavar="N",
                         help="print where the N worst mixed scenarios lost time (slower)")
     args = parser.parse_args(argv)
@@ -280,10 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"mode": args.mode, **scheduler_overrides(args.overrides)}
     over = tuple(sorted(settings.items()))
     flac = args.files == "flac"
-    jobs = [("mixed", base + i, over, wide, flac) for i in range(args.scenarios)]
-    jobs += [("8src", base + 500_000 + i, over, False, flac) for i in range(small)]
-    jobs += [("8src-spread", base + 600_000 + i, over, False, flac) for i in range(small)]
-    jobs += [("issue7", args.seed * 100 + i, over, False, False) for i in range(ISSUE7_SEEDS)]
+    changes = tuple(sorted(set(args.what_if)))
+    jobs: list[Job] = [("mixed", base + i, over, wide, flac, changes)
+                       for i in range(args.scenarios)]
+    jobs += [("8src", base + 500_000 + i, over, False, flac, changes) for i in range(small)]
+    jobs += [("8src-spread", base + 600_000 + i, over, False, flac, changes)
+             for i in range(small)]
+    jobs += [("issue7", args.seed * 100 + i, over, False, False, changes)
+             for i in range(ISSUE7_SEEDS)]
     rows: dict[str, list[Row]] = {"mixed": [], "8src": [], "8src-spread": [], "issue7": []}
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         for n, row in enumerate(pool.map(run_one, jobs, chunksize=4), start=1):
@@ -299,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(mixed, args.plot)
         print(f"plot written to {args.plot}", flush=True)
-    print(json.dumps({"settings": {**settings, "files": args.files},
+    print(json.dumps({"settings": {**settings, "files": args.files, "what_if": list(changes)},
                       **summarize(mixed, rows["8src"], rows["8src-spread"], rows["issue7"],
                                   time.monotonic() - started)}), flush=True)
     return 0

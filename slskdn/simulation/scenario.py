@@ -195,3 +195,39 @@ def issue7_scenario(seed: int = 7, *, size: int = 50 * MB,
     tags = ("issue7", "fail") if any(s.fail_at for s in sources) else ("issue7",)
     return Scenario(f"issue7-s{seed}", seed, size, tuple(sources), downlink=150 * MIB,
                     tags=tags)
+
+
+# --- what if: the same scenario with one kind of trouble taken away ---------------------------
+
+WHAT_IFS = ("no-faults", "honest-liars", "exact-speeds", "free-negotiations")
+FREE_NEGOTIATION = 0.05  # seconds: a handshake on a fast LAN, no upload queue
+
+
+def what_if(scenario: Scenario, changes: tuple[str, ...]) -> Scenario:
+    """The scenario with some of its trouble taken away, to measure what each kind costs
+    against its own T* (docs/swarm.md, "What each kind of trouble costs").
+
+    ``no-faults``: nobody stalls, fails, lies or changes rate. ``honest-liars``: only the
+    corrupt sources are made honest. ``exact-speeds``: every advertised speed is the source's
+    true starting rate (a later rate change still surprises); the session must also take
+    them at face value (``advertised_discount`` 1.0), which is the caller's config.
+    ``free-negotiations``: every Soulseek transfer starts 0.05 s after it is asked, with no
+    upload queue before the first or any later one.
+    """
+    unknown = [c for c in changes if c not in WHAT_IFS]
+    if unknown:
+        raise ValueError(f"unknown what-if {unknown[0]!r}: expected one of {', '.join(WHAT_IFS)}")
+    sources, tags = list(scenario.sources), list(scenario.tags)
+    if "no-faults" in changes:
+        sources = [replace(s, stall_at=None, fail_at=None, corrupt_blocks=frozenset(),
+                           rate_changes=()) for s in sources]
+        tags = []
+    if "honest-liars" in changes:
+        sources = [replace(s, corrupt_blocks=frozenset()) for s in sources]
+        tags = [t for t in tags if t != "corrupt"]
+    if "exact-speeds" in changes:
+        sources = [replace(s, advertised_speed=s.rate) for s in sources]
+    if "free-negotiations" in changes:
+        sources = [replace(s, negotiation=FREE_NEGOTIATION, queue_delay=0.0, requeue_delay=0.0)
+                   if s.kind == SOULSEEK else s for s in sources]
+    return replace(scenario, sources=tuple(sources), tags=tuple(tags))
