@@ -138,6 +138,9 @@ class SimulatedTransport:
             stream.position = float(stream.end)
         self._schedule_reflow()
 
+    def credited_until(self, request_id: int) -> int | None:
+        return None  # every stream writes each byte it reports: none is skipped
+
     def cancel(self, request_id: int, position: int) -> None:
         # Every byte written was reported at once: nothing past ``position`` to forget.
         stream, peer = self._find(request_id)

@@ -177,6 +177,13 @@ class SoulseekRangeTransport:
     def release(self, source_id: str) -> None:
         self.loop.call_soon_threadsafe(self._release, source_id)
 
+    def credited_until(self, request_id: int) -> int | None:
+        # The claim is frozen on the actor thread, within the ``discard`` that forgot the bytes
+        # it skipped, so every report the session handles after that sees the cut.
+        with self._lock:
+            claim = self._claims.get(request_id)
+        return claim.limit if claim is not None and claim.frozen else None
+
     # --- loop side ----------------------------------------------------------------------------
 
     def _negotiate(self, source_id: str) -> None:

@@ -9,6 +9,7 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.requests: dict[int, tuple[str, int, int]] = {}
         self.released: list[str] = []
+        self.cuts: dict[int, int] = {}  # request id -> where its stream was cut (credited_until)
         self._ids = itertools.count(1)
 
     def negotiate(self, source_id: str) -> None:
@@ -24,6 +25,9 @@ class RecordingTransport:
 
     def cancel(self, request_id: int, position: int) -> None:
         pass
+
+    def credited_until(self, request_id: int) -> int | None:
+        return self.cuts.get(request_id)
 
     def release(self, source_id: str) -> None:
         self.released.append(source_id)

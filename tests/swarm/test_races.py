@@ -1,15 +1,19 @@
-"""Who loses a race is cancelled; only a source raced for being underperforming is also kept
-idle afterwards (a healthy, only slower one lost an end-game race and is as good as before).
-A raced range whose back was taken meanwhile is still raced over what is left of it."""
+"""Who loses a race is cancelled; only a source raced for being underperforming (or far
+slower) is also kept idle afterwards (a healthy, only slower one lost an end-game race and is
+as good as before), and not once nobody healthy is left. A raced range whose back was taken
+meanwhile is still raced over what is left of it."""
 
 from __future__ import annotations
 
 import pytest
 
-from slskdn.domain.swarm.decisions import OVERLAY, SOULSEEK
+from slskdn.domain.swarm.decisions import OVERLAY, SOULSEEK, Cancel, Negotiate
 from slskdn.domain.swarm.racing import Racing
 from slskdn.domain.swarm.range_map import ByteState, RangeMap
 from slskdn.domain.swarm.tracking import SourceRuntime, SourceSpec, Transfer
+from slskdn.simulation.lower_bound import t_star
+from slskdn.simulation.runner import run_scenario
+from slskdn.simulation.scenario import MB, Scenario, SimSource
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -111,3 +115,21 @@ def test_a_racer_ahead_of_a_range_that_lost_its_back_cancels_it_and_leaves_the_c
     assert host.range_map.in_flight("fast") == [(2 * MIB + 256 * KIB, 3 * MIB)]
     assert racer.end == 3 * MIB and host.transport.moved == {2: 3 * MIB}
     assert host.range_map.segment_at(3 * MIB).state == ByteState.IN_FLIGHT
+
+
+def test_a_backed_off_loser_is_asked_again_once_the_winner_stalls() -> None:
+    # Seed 1000453 of the benchmark, reduced: the far slower peer loses the first race and is
+    # backed off for 30 s; at 6 s the only other peer stalls. It took the file 32 s to ask the
+    # slow peer again (T*/T 0.48); with nobody healthy left, the back-off yields.
+    sc = Scenario("backoff-yields", 1, 16 * MB, (
+        SimSource("fast", 2.4 * MB, negotiation=1.4, stall_at=6.0, advertised_speed=4.8 * MB),
+        SimSource("slow", 0.18 * MB, negotiation=0.8, advertised_speed=0.06 * MB)),
+        downlink=6.25 * MB)
+    result = run_scenario(sc)
+    lost = [t for t, d in result.decisions if isinstance(d, Cancel) and d.source_id == "slow"
+            and d.backoff]
+    asked_again = [t for t, d in result.decisions
+                   if isinstance(d, Negotiate) and d.source_id == "slow" and t > 0]
+    assert lost and lost[0] < 2.0  # the back-off this is about did happen
+    assert asked_again and 6.0 < asked_again[0] < 8.0, result.decisions
+    assert t_star(sc) / result.time > 0.75

@@ -58,6 +58,12 @@ class RangeTransport(Protocol):
     def release(self, source_id: str) -> None:
         """Give up a negotiating or ready Soulseek source without fetching anything."""
 
+    def credited_until(self, request_id: int) -> int | None:
+        """How far the transfer's reports may still be credited to it, read when one is
+        handled (None: as far as they go). A stream that skipped bytes another wrote first,
+        then discarded, is cut where they begin; a report it sent before the cut may still
+        be on its way, and must not credit it with them."""
+
 
 class PartFile(Protocol):
     """The file being assembled. First write of a byte wins until it is discarded."""

@@ -215,6 +215,12 @@ class SwarmSession(Applying, Racing, Verification, FrameChecking):
             t.first_byte_at = now
             t.progress_at = t.sample_since = now
         position = min(position, t.end)
+        cut = self.transport.credited_until(request_id)
+        if cut is not None and cut < position:
+            # Sent before its stream was cut over bytes it skipped that were then discarded
+            # (a convicted peer's): they are on disk as that peer sent them, not as this one.
+            position = max(cut, t.position)
+            blocks = [b for b in blocks if b[1] <= position]
         if position > t.position:
             size = position - t.position
             self.range_map.mark_received(t.position, position, t.source_id)

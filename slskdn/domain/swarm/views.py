@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .cost import Candidate, RankedPeer, rank_peers
@@ -26,8 +27,24 @@ def build_snapshot(session: SwarmSession, now: float) -> SwarmSnapshot:
         session.config.costs)}
     views = tuple(source_view(session, src, ranked[src.spec.peer], metrics[src.spec.peer], now)
                   for src in session.sources.values())
+    views = _backoff_yields(session, views, now)
     return SwarmSnapshot(session.file_size, session.range_map.segments(), views,
                          zone_plan(session), now, session.frames_under_recheck())
+
+
+def _backoff_yields(session: SwarmSession, views: tuple[SourceView, ...],
+                    now: float) -> tuple[SourceView, ...]:
+    """A back-off keeps a source that just lost a race from taking work back at once while
+    others do it better; with nobody healthy left (the rest dead, stalled or failing) it only
+    keeps the file waiting. In one scenario a slow peer backed off for 30 s while the only
+    other one stalled, and the download took twice as long as it needed."""
+    if any(v.state != "dead" and v.available and not v.verdict and not v.degraded
+           for v in views):
+        return views
+    backing_off = {sid for sid, src in session.sources.items()
+                   if src.suspended is None and now < src.backoff_until}
+    return tuple(replace(v, available=True)
+                 if v.source_id in backing_off and v.state != "dead" else v for v in views)
 
 
 def zone_plan(session: SwarmSession) -> ZonePlan:
