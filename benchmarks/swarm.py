@@ -19,8 +19,9 @@ and the end check. ``--breakdown N`` also prints where the N worst mixed scenari
 against T* (``slskdn.simulation.breakdown``). The median, p10 and first-30-s figures come with
 a 95% bootstrap interval: 200 scenarios move the median by about ±0.01 from one seed to the
 next, so 1000 are the default. ``--what-if`` runs the same scenarios with one kind of trouble
-taken away (``no-faults``, ``honest-liars``, ``exact-speeds``; see ``what_if`` in
-``slskdn.simulation.scenario``), each against its own T*: what that trouble costs the policy.
+taken away (``no-faults``, ``honest-liars``, ``exact-speeds``, ``free-negotiations``; see
+``what_if`` in ``slskdn.simulation.scenario``), each against its own T*: what that trouble
+costs the policy.
 Progress goes to stdout; the LAST line is one JSON object.
 """
 
